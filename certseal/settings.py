@@ -1,0 +1,203 @@
+"""The one settings object: built once at the edge (CLI, app factory) and passed in.
+
+Sources, highest first: explicit arguments, environment (``CERTSEAL_*``, plus the
+conventional ``DATABASE_URL``), the home's ``certseal.toml``, then defaults. PINs that
+are not in the environment come from the home's 0600 PIN file written by ``init``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import stat
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE = "certseal.toml"
+PIN_FILE = "hsm-pins.json"
+DEFAULT_SOFTHSM_MODULES = (
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/local/lib/softhsm/libsofthsm2.so",
+)
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used as given."""
+
+
+def default_softhsm_module() -> Path:
+    for candidate in DEFAULT_SOFTHSM_MODULES:
+        if Path(candidate).exists():
+            return Path(candidate)
+    return Path(DEFAULT_SOFTHSM_MODULES[0])
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CERTSEAL_", extra="ignore")
+
+    home: Path
+    environment: Literal["development", "production"] = "development"
+    region_code: str | None = None
+    region_name: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("CERTSEAL_DATABASE_URL", "DATABASE_URL",
+                                                    "database_url")
+    )
+
+    hsm_module: Path = Field(default_factory=default_softhsm_module)
+    hsm_token_label: str = "certseal"
+    hsm_pin: SecretStr | None = None
+    hsm_so_pin: SecretStr | None = None
+    # SoftHSM2 reads its token directory from this file; None for a real HSM.
+    softhsm_conf: Path | None = None
+
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        home = _home_from(init_settings, env_settings)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if home is not None and (home / CONFIG_FILE).is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, home / CONFIG_FILE))
+        return tuple(sources)
+
+    @field_validator("region_code")
+    @classmethod
+    def _region_code_shape(cls, value: str | None) -> str | None:
+        if value is not None and not (len(value) == 6 and value.isdigit()):
+            raise ValueError("region code must be a 6-digit administrative division code")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_shape(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("base URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production":
+            if self.database_url is None or self.database_url.startswith("sqlite"):
+                raise ValueError("production needs DATABASE_URL pointing at PostgreSQL")
+            if not self.base_url.startswith("https://"):
+                raise ValueError("production needs an https:// base URL")
+        return self
+
+    # Derived paths of a home -------------------------------------------------------
+    @property
+    def config_file(self) -> Path:
+        return self.home / CONFIG_FILE
+
+    @property
+    def pin_file(self) -> Path:
+        return self.home / PIN_FILE
+
+    @property
+    def token_dir(self) -> Path:
+        return self.home / "tokens"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.home / "published"
+
+    @property
+    def softhsm_conf_path(self) -> Path | None:
+        if self.softhsm_conf is not None:
+            return self.softhsm_conf
+        if "softhsm" in self.hsm_module.name:
+            return self.home / "softhsm2.conf"
+        return None
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'certseal.db'}"
+
+    def user_pin(self) -> str:
+        if self.hsm_pin is not None:
+            return self.hsm_pin.get_secret_value()
+        return self._pins_from_file()["user_pin"]
+
+    def so_pin(self) -> str:
+        if self.hsm_so_pin is not None:
+            return self.hsm_so_pin.get_secret_value()
+        return self._pins_from_file()["so_pin"]
+
+    def _pins_from_file(self) -> dict[str, str]:
+        try:
+            return json.loads(self.pin_file.read_text())
+        except FileNotFoundError:
+            raise SettingsError(
+                f"no HSM PIN: set CERTSEAL_HSM_PIN or run 'certseal init' in {self.home}"
+            ) from None
+
+    def save_config(self, values: dict[str, Any]) -> None:
+        """Write the home's config file (plain values only; never PINs)."""
+        lines = []
+        for key, value in values.items():
+            if value is None:
+                continue
+            lines.append(f"{key} = {json.dumps(str(value), ensure_ascii=False)}")
+        self.config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _home_from(*sources: PydanticBaseSettingsSource) -> Path | None:
+    for source in sources:
+        try:
+            values = source()
+        except Exception:  # noqa: BLE001 - a broken source is reported by pydantic later
+            continue
+        if values.get("home"):
+            return Path(values["home"])
+    return None
+
+
+def ensure_pins(settings: Settings) -> tuple[str, str]:
+    """PINs for a new token: from the environment, else generated into a 0600 file."""
+    user = settings.hsm_pin.get_secret_value() if settings.hsm_pin else None
+    so = settings.hsm_so_pin.get_secret_value() if settings.hsm_so_pin else None
+    if user is None or so is None:
+        user = user or secrets.token_urlsafe(18)
+        so = so or secrets.token_urlsafe(18)
+        fd = os.open(settings.pin_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                     stat.S_IRUSR | stat.S_IWUSR)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"user_pin": user, "so_pin": so}, fh)
+    return user, so
+
+
+def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build the settings for a home (``--home`` beats ``CERTSEAL_HOME``)."""
+    kwargs = {k: v for k, v in overrides.items() if v is not None}
+    if home is not None:
+        kwargs["home"] = Path(home).expanduser().resolve()
+    elif os.environ.get("CERTSEAL_HOME"):
+        kwargs["home"] = Path(os.environ["CERTSEAL_HOME"]).expanduser().resolve()
+    else:
+        raise SettingsError("no home: pass --home DIR or set CERTSEAL_HOME")
+    try:
+        return Settings(**kwargs)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
