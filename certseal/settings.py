@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     )
 
     hsm_module: Path = Field(default_factory=default_softhsm_module)
-    hsm_token_label: str = "certseal"
+    hsm_token_label: str = "certseal"  # noqa: S105 - a label, not a secret
     hsm_pin: SecretStr | None = None
     hsm_so_pin: SecretStr | None = None
     # SoftHSM2 reads its token directory from this file; None for a real HSM.
@@ -167,7 +167,7 @@ def _home_from(*sources: PydanticBaseSettingsSource) -> Path | None:
     for source in sources:
         try:
             values = source()
-        except Exception:  # noqa: BLE001 - a broken source is reported by pydantic later
+        except Exception:  # noqa: S112 - a broken source is reported by pydantic later
             continue
         if values.get("home"):
             return Path(values["home"])
