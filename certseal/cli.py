@@ -1,0 +1,169 @@
+"""The ``certseal`` command line: parse, build settings once, call the composition root.
+
+Every command prints one JSON object with ``--json``; errors are one clear line on
+stderr (and a JSON error object on stdout with ``--json``) and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_UNUSABLE = 3
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: str = "error", exit_status: int = EXIT_ERROR):
+        super().__init__(message)
+        self.code = code
+        self.exit_status = exit_status
+
+
+def _settings(args: argparse.Namespace, **overrides):
+    from certseal.settings import load_settings
+
+    return load_settings(getattr(args, "home", None), **overrides)
+
+
+def _domain(args: argparse.Namespace):
+    from certseal.domain import TrustDomain
+
+    return TrustDomain.open(_settings(args))
+
+
+# -- commands ---------------------------------------------------------------------------
+def cmd_init(args: argparse.Namespace) -> dict:
+    from certseal.domain import init_trust_domain
+    from hsm.token import KeySpec
+
+    settings = _settings(args, region_code=args.region, region_name=args.region_name,
+                         base_url=args.base_url)
+    result = init_trust_domain(settings, key_spec=KeySpec[args.key_type])
+    return result.to_json()
+
+
+def cmd_department_add(args: argparse.Namespace) -> dict:
+    types = [t.strip() for t in (args.types or "").split(",") if t.strip()]
+    domain = _domain(args)
+    try:
+        onboarded = domain.add_department(name=args.name, uscc=args.uscc, licence_types=types)
+        return {
+            "department_id": onboarded.department_id,
+            "seal_id": onboarded.seal_id,
+            "seal_certificate": str(domain.seal_certificate_path(onboarded.seal_id)),
+            "api_key": onboarded.api_key,
+        }
+    finally:
+        domain.close()
+
+
+def cmd_serve(args: argparse.Namespace) -> dict | None:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(args)
+    from certseal.home import require_home
+
+    require_home(settings)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return None
+
+
+# -- parser -----------------------------------------------------------------------------
+def _add_common(parser: argparse.ArgumentParser, *, home: bool = True) -> None:
+    if home:
+        parser.add_argument("--home", type=Path, help="trust domain home (or CERTSEAL_HOME)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="certseal", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create a trust domain: HSM keys, CA hierarchy, trust list")
+    _add_common(p)
+    p.add_argument("--region", required=True, help="6-digit administrative division code")
+    p.add_argument("--region-name", required=True)
+    p.add_argument("--base-url", default=None,
+                   help="public base URL of this domain's /pki endpoints")
+    p.add_argument("--key-type", choices=["EC_P256", "EC_P384", "RSA_3072"], default="EC_P256")
+    p.set_defaults(handler=cmd_init)
+
+    dept = sub.add_parser("department", help="departments that issue licences")
+    dept_sub = dept.add_subparsers(dest="department_command", required=True, metavar="ACTION")
+    p = dept_sub.add_parser("add", help="onboard a department: e-seal key, certificate, API key")
+    _add_common(p)
+    p.add_argument("--name", required=True)
+    p.add_argument("--uscc", required=True, help="unified social credit code (18 characters)")
+    p.add_argument("--types", default="", help="licence type codes, comma-separated")
+    p.set_defaults(handler=cmd_department_add)
+
+    p = sub.add_parser("serve", help="serve the API, PKI endpoints and web pages")
+    _add_common(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(handler=cmd_serve)
+    return parser
+
+
+def _error_code(exc: BaseException) -> str:
+    code = getattr(exc, "code", None)
+    if isinstance(code, str):
+        return code
+    name = type(exc).__name__
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+def _emit(obj: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(obj, ensure_ascii=False, indent=2))
+    else:
+        for key, value in obj.items():
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            print(f"{key}: {text}")
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from ca.errors import CaError
+    from ca.trustlist import TrustListError
+    from certs.errors import CertsError
+    from certseal.errors import CertsealError
+    from certseal.settings import SettingsError
+    from hsm.errors import HsmError
+    from seal.errors import SealError
+
+    return (CliError, CertsealError, SettingsError, HsmError, CaError, CertsError, SealError,
+            TrustListError, ValueError, FileNotFoundError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], dict | None] = args.handler
+    try:
+        result = handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if not isinstance(exc, _known_errors()):
+            raise
+        status = getattr(exc, "exit_status", EXIT_ERROR)
+        message = str(exc) or type(exc).__name__
+        print(f"certseal: error: {message}", file=sys.stderr)
+        if getattr(args, "json", False):
+            print(json.dumps({"error": {"code": _error_code(exc), "message": message}},
+                             ensure_ascii=False))
+        return status
+    if result is not None:
+        _emit(result, getattr(args, "json", False))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""The composition root: one place that wires settings, database, HSM token and rooms.
+
+The CLI and the app factory build a ``TrustDomain`` from settings and call the rooms'
+functions through it; no room reads configuration or globals of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from ca.hierarchy import HierarchyKeys, create_hierarchy, load_ca
+from ca.trustlist import StatusChange, TrustList, TrustService, sign_trust_list
+from certs.catalogue import LicenceCatalogue, load_catalogue
+from certseal.db import make_engine, migrate, transaction
+from certseal.home import hsm_config, new_home, prepare_token, require_home, write_public
+from certseal.settings import Settings
+from hsm.token import KeySpec, Token
+from seal.onboarding import OnboardedDepartment, TrustDomainFacts, onboard_department
+
+KEY_LABELS = {
+    "root": "root-ca",
+    "issuing": "issuing-ca",
+    "tsa": "tsa",
+    "ocsp": "ocsp-signer",
+    "trust_list": "trust-list-signer",
+}
+TRUST_LIST_VALIDITY = timedelta(days=30)
+log = logging.getLogger("certseal")
+
+
+@dataclass(frozen=True)
+class InitResult:
+    root_certificate: Path
+    issuing_ca_certificate: Path
+    tsa_certificate: Path
+    ocsp_certificate: Path
+    hsm_module: Path
+    token_label: str
+    trust_list: Path
+
+    def to_json(self) -> dict:
+        return {k: str(v) for k, v in self.__dict__.items()}
+
+
+def pem(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+class TrustDomain:
+    """A home opened for work: engine, lazily opened HSM token, licence catalogue."""
+
+    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings.effective_database_url)
+        self._token: Token | None = None
+        self._token_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings) -> TrustDomain:
+        require_home(settings)
+        return cls(settings)
+
+    @property
+    def facts(self) -> TrustDomainFacts:
+        s = self.settings
+        if s.region_code is None or s.region_name is None:
+            raise ValueError(f"{s.config_file} has no region_code/region_name")
+        return TrustDomainFacts(region_code=s.region_code, region_name=s.region_name,
+                                base_url=s.base_url)
+
+    def token(self) -> Token:
+        with self._token_lock:
+            if self._token is None:
+                self._token = Token.open(hsm_config(self.settings))
+            return self._token
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    @cached_property
+    def catalogue(self) -> LicenceCatalogue:
+        extra = self.settings.home / "licence-types"
+        return load_catalogue([extra] if extra.is_dir() else [])
+
+    def close(self) -> None:
+        if self._token is not None:
+            self._token.close()
+            self._token = None
+        self.engine.dispose()
+
+    # -- read side (API) ----------------------------------------------------------------
+    def readiness(self) -> dict[str, bool]:
+        checks = {"database": False, "hsm": False}
+        try:
+            with self.session() as session:
+                session.connection().exec_driver_sql("SELECT 1")
+            checks["database"] = True
+        except Exception as exc:  # readiness reports, it does not raise
+            log.warning("readiness: database unavailable: %s", type(exc).__name__)
+        try:
+            checks["hsm"] = self.token().has_key(KEY_LABELS["issuing"])
+        except Exception as exc:
+            log.warning("readiness: HSM unavailable: %s", type(exc).__name__)
+        return checks
+
+    def published_certificate_der(self, name: str) -> bytes | None:
+        if name not in ("root", "issuing"):
+            return None
+        with self.session() as session:
+            certificate, _ = load_ca(session, name)
+        return certificate.public_bytes(serialization.Encoding.DER)
+
+    def current_crl_der(self, name: str) -> bytes | None:
+        from ca.store import latest_crl
+
+        if name not in ("root", "issuing"):
+            return None
+        with self.session() as session:
+            row = latest_crl(session, name)
+        now = datetime.now(UTC)
+        # Re-issue on schedule: once half the CRL's validity has passed.
+        if row is None or now >= row.this_update + (row.next_update - row.this_update) / 2:
+            return self.issue_crls(now=now)[name].read_bytes()
+        return row.der
+
+    def published_trust_list(self) -> bytes | None:
+        path = self.settings.published_dir / "trust-list.jws"
+        return path.read_bytes() if path.is_file() else None
+
+    # -- flows -----------------------------------------------------------------------
+    def add_department(self, *, name: str, uscc: str, licence_types: list[str]
+                       ) -> OnboardedDepartment:
+        with self.session() as session:
+            onboarded = onboard_department(
+                session, self.token(), self.facts, name=name, uscc=uscc,
+                licence_types=licence_types, catalogue=self.catalogue,
+            )
+        write_public(self.seal_certificate_path(onboarded.seal_id), pem(onboarded.certificate))
+        return onboarded
+
+    def issue_crls(self, now: datetime | None = None) -> dict[str, Path]:
+        """Sign a fresh CRL for each CA and publish it (DER) beside the certificates."""
+        from ca.crl import build_crl
+
+        paths = {}
+        with self.session() as session:
+            for ca_name in ("root", "issuing"):
+                _, key_label = load_ca(session, ca_name)
+                crl = build_crl(session, ca_name, self.token().private_key(key_label), now=now)
+                session.commit()
+                paths[ca_name] = write_public(
+                    self.settings.published_dir / "crl" / f"{ca_name}.crl",
+                    crl.public_bytes(serialization.Encoding.DER))
+        return paths
+
+    def seal_certificate_path(self, seal_id: str) -> Path:
+        return self.settings.published_dir / "seals" / f"{seal_id}.pem"
+
+    def publish_trust_list(self, sequence_number: int, services: tuple[TrustService, ...],
+                           now: datetime | None = None) -> Path:
+        now = now or datetime.now(UTC)
+        facts = self.facts
+        trust_list = TrustList(
+            region_code=facts.region_code, region_name=facts.region_name,
+            base_url=facts.base_url, sequence_number=sequence_number, issued_at=now,
+            next_update=now + TRUST_LIST_VALIDITY, services=services,
+        )
+        with self.session() as session:
+            signer_cert = _certificate_by_role(session, "trust-list-signer")
+            issuing_cert, _ = load_ca(session, "issuing")
+        jws = sign_trust_list(trust_list, self.token().private_key(KEY_LABELS["trust_list"]),
+                              signer_cert, chain=[issuing_cert])
+        return write_public(self.settings.published_dir / "trust-list.jws", jws.encode())
+
+
+def _certificate_by_role(session: Session, role: str) -> x509.Certificate:
+    from ca.store import certificates_by_role
+
+    rows = certificates_by_role(session, role)
+    if not rows:
+        raise LookupError(f"no {role} certificate in this trust domain")
+    return rows[-1]
+
+
+def init_trust_domain(settings: Settings, key_spec: KeySpec = KeySpec.EC_P256) -> InitResult:
+    """``certseal init``: home, token and keys, CA hierarchy, first CRLs and trust list."""
+    if settings.region_code is None or settings.region_name is None:
+        raise ValueError("init needs --region and --region-name")
+    with new_home(settings) as undo:
+        settings.save_config({
+            "region_code": settings.region_code,
+            "region_name": settings.region_name,
+            "base_url": settings.base_url,
+            "hsm_module": settings.hsm_module,
+            "hsm_token_label": settings.hsm_token_label,
+            "softhsm_conf": settings.softhsm_conf,
+        })
+        user_pin = prepare_token(settings)
+        token = Token.open(hsm_config(settings, user_pin))
+        undo.push(token.close)
+        keys = {}
+        for role, label in KEY_LABELS.items():
+            keys[role] = token.generate_key(label, key_spec)
+            undo.push(lambda label=label: token.delete_key(label))
+
+        url = settings.effective_database_url
+        migrate(url)
+        engine = make_engine(url)
+        now = datetime.now(UTC)
+        try:
+            with transaction(engine) as session:
+                certs = create_hierarchy(
+                    session, region_code=settings.region_code, region_name=settings.region_name,
+                    base_url=settings.base_url,
+                    keys=HierarchyKeys(**{role: (keys[role], KEY_LABELS[role])
+                                          for role in KEY_LABELS}),
+                    now=now,
+                )
+            domain = TrustDomain(settings, engine=engine)
+            domain._token = token
+            published = settings.published_dir
+            paths = {
+                "root": write_public(published / "root-ca.pem", pem(certs.root)),
+                "issuing": write_public(published / "issuing-ca.pem", pem(certs.issuing)),
+                "tsa": write_public(published / "tsa.pem", pem(certs.tsa)),
+                "ocsp": write_public(published / "ocsp-signer.pem", pem(certs.ocsp)),
+            }
+            write_public(published / "trust-list-signer.pem", pem(certs.trust_list))
+            domain.issue_crls(now=now)
+            granted = (StatusChange("granted", now),)
+            trust_list = domain.publish_trust_list(1, (
+                TrustService("root-ca", "root", certs.root, granted),
+                TrustService("issuing-ca", "issuing", certs.issuing, granted),
+                TrustService("tsa", "tsa", certs.tsa, granted),
+                TrustService("ocsp", "ocsp", certs.ocsp, granted),
+            ), now=now)
+        finally:
+            engine.dispose()
+        token.close()
+    return InitResult(
+        root_certificate=paths["root"], issuing_ca_certificate=paths["issuing"],
+        tsa_certificate=paths["tsa"], ocsp_certificate=paths["ocsp"],
+        hsm_module=settings.hsm_module, token_label=settings.hsm_token_label,
+        trust_list=trust_list,
+    )

@@ -1,0 +1,132 @@
+"""Onboard a department: validate it, create its e-seal key in the HSM, certify the key,
+register the seal and its image, grant licence types and issue an API key.
+
+All or nothing: the database work is one transaction, and the HSM key made for a failed
+onboarding is deleted again, so a failure leaves no department, seal or key behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from sqlmodel import Session, select
+
+from ca.hierarchy import issue_eseal_certificate, load_ca
+from certs.catalogue import LicenceCatalogue
+from certs.identifiers import validate_uscc
+from hsm.token import KeySpec, Token
+from seal.credentials import create_api_key
+from seal.errors import DepartmentExists, UnknownLicenceType
+from seal.image import render_seal_image
+from seal.models import Department, LicenceTypeGrant, Seal
+from seal.registry import next_seal_id
+
+ISSUING_CA_KEY_LABEL = "issuing-ca"
+
+
+@dataclass(frozen=True)
+class TrustDomainFacts:
+    """What onboarding needs to know of the trust domain (from settings)."""
+
+    region_code: str
+    region_name: str
+    base_url: str
+
+
+@dataclass(frozen=True)
+class OnboardedDepartment:
+    department_id: str
+    seal_id: str
+    certificate: x509.Certificate
+    api_key: str
+
+    def __repr__(self) -> str:  # the API key is a secret
+        return f"OnboardedDepartment({self.department_id!r}, seal={self.seal_id!r})"
+
+
+def seal_key_label(seal_id: str) -> str:
+    return f"seal-{seal_id}"
+
+
+def onboard_department(
+    session: Session,
+    token: Token,
+    domain: TrustDomainFacts,
+    *,
+    name: str,
+    uscc: str,
+    licence_types: Iterable[str] = (),
+    catalogue: LicenceCatalogue,
+    key_spec: KeySpec = KeySpec.EC_P256,
+    now: datetime | None = None,
+) -> OnboardedDepartment:
+    now = now or datetime.now(UTC)
+    name = name.strip()
+    if not name:
+        raise ValueError("department name must not be empty")
+    uscc = validate_uscc(uscc, field="--uscc")
+    types = sorted(set(licence_types))
+    unknown = [code for code in types if code not in catalogue]
+    if unknown:
+        raise UnknownLicenceType(
+            f"unknown licence type(s): {', '.join(unknown)}; known: {', '.join(catalogue.codes())}"
+        )
+    if session.get(Department, uscc) is not None:
+        raise DepartmentExists(f"a department with unified social credit code {uscc} exists")
+
+    seal_id = next_seal_id(session, domain.region_code)
+    label = seal_key_label(seal_id)
+    seal_key = token.generate_key(label, key_spec)
+    try:
+        issuing_certificate, issuing_label = load_ca(session, "issuing")
+        certificate = issue_eseal_certificate(
+            session,
+            public_key=seal_key.public_key(),
+            department_name=name,
+            uscc=uscc,
+            region_name=domain.region_name,
+            key_label=label,
+            base_url=domain.base_url,
+            issuing_key=token.private_key(issuing_label),
+            now=now,
+        )
+        session.add(Department(department_id=uscc, name=name, region_code=domain.region_code,
+                               created_at=now))
+        session.add(Seal(
+            seal_id=seal_id, department_id=uscc, name=f"{name}电子印章", key_label=label,
+            certificate_serial=format(certificate.serial_number, "x"),
+            valid_from=certificate.not_valid_before_utc,
+            valid_until=certificate.not_valid_after_utc,
+            image_png=render_seal_image(name), created_at=now,
+        ))
+        for code in types:
+            session.add(LicenceTypeGrant(department_id=uscc, type_code=code, granted_at=now))
+        api_key = create_api_key(session, uscc, now=now)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        token.delete_key(label)
+        raise
+    return OnboardedDepartment(department_id=uscc, seal_id=seal_id, certificate=certificate,
+                               api_key=api_key.token)
+
+
+def grant_licence_types(session: Session, department_id: str, codes: Iterable[str],
+                        catalogue: LicenceCatalogue, *, now: datetime | None = None) -> list[str]:
+    now = now or datetime.now(UTC)
+    granted = []
+    for code in sorted(set(codes)):
+        if code not in catalogue:
+            raise UnknownLicenceType(f"unknown licence type {code!r}")
+        exists = session.exec(select(LicenceTypeGrant).where(
+            LicenceTypeGrant.department_id == department_id, LicenceTypeGrant.type_code == code
+        )).first()
+        if exists is None:
+            session.add(LicenceTypeGrant(department_id=department_id, type_code=code,
+                                         granted_at=now))
+            granted.append(code)
+    session.commit()
+    return granted
