@@ -1,0 +1,51 @@
+"""Fixtures shared by every room's tests.
+
+`softhsm_token` gives each test a fresh SoftHSM2 token with its own configuration file in
+`tmp_path` (nothing global is touched); `softhsm_token_shared` is one token for the whole
+run, for tests that only read or add uniquely-labelled keys and want speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hsm.softhsm import SOFTHSM_MODULE, init_softhsm_token, write_softhsm_conf
+from hsm.token import HsmConfig, Token
+
+TEST_TOKEN_LABEL = "certseal-test"
+TEST_SO_PIN = "test-so-pin-8613"
+TEST_USER_PIN = "test-user-pin-4427"
+
+
+def make_softhsm_token(home: Path, label: str = TEST_TOKEN_LABEL) -> HsmConfig:
+    """A new token under `home` (conf at home/softhsm2.conf, store in home/tokens)."""
+    conf = home / "softhsm2.conf"
+    write_softhsm_conf(conf, home / "tokens")
+    init_softhsm_token(conf, label, TEST_SO_PIN, TEST_USER_PIN)
+    return HsmConfig(module=SOFTHSM_MODULE, token_label=label, user_pin=TEST_USER_PIN,
+                     softhsm_conf=conf)
+
+
+@pytest.fixture
+def softhsm_token(tmp_path: Path) -> HsmConfig:
+    """A fresh, empty SoftHSM2 token for this test."""
+    return make_softhsm_token(tmp_path / "hsm")
+
+
+@pytest.fixture(scope="session")
+def softhsm_token_shared(tmp_path_factory: pytest.TempPathFactory) -> HsmConfig:
+    """One SoftHSM2 token for the whole run; give keys labels unique to your test."""
+    return make_softhsm_token(tmp_path_factory.mktemp("hsm-shared"))
+
+
+@pytest.fixture
+def hsm_token(softhsm_token: HsmConfig) -> Iterator[Token]:
+    """An open Token on a fresh SoftHSM2 token, closed after the test."""
+    token = Token.open(softhsm_token)
+    try:
+        yield token
+    finally:
+        token.close()
