@@ -1,0 +1,64 @@
+"""Errors of the licence room: one base class, flat below it.
+
+Messages name the field they are about and never carry secrets.
+"""
+
+from __future__ import annotations
+
+
+class CertsError(Exception):
+    """Base of every error raised by ``certs``."""
+
+
+class InvalidIdentifier(CertsError, ValueError):
+    """A holder identifier or licence identifier failed its format or check character."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class InvalidLicenceData(CertsError, ValueError):
+    """Licence data does not satisfy its type's schema or identifier checks."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class CatalogueError(CertsError):
+    """A licence type definition file is malformed or conflicts with another."""
+
+
+class UnknownLicenceType(CertsError, LookupError):
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(f"unknown licence type: {code!r}")
+
+
+class LicenceNotFound(CertsError, LookupError):
+    def __init__(self, licence_id: str) -> None:
+        self.licence_id = licence_id
+        super().__init__(f"no licence {licence_id}")
+
+
+class InvalidTransition(CertsError):
+    """A status change the licence lifecycle does not allow (e.g. out of revoked)."""
+
+
+class IdempotencyConflict(CertsError):
+    """The same idempotency key was used again with a different request body."""
+
+
+class RenderError(CertsError):
+    """The PDF could not be produced (missing font, unusable layout)."""
+
+
+class AttachmentError(CertsError):
+    """A PDF has no readable embedded licence data."""
+
+
+class QrPayloadError(CertsError, ValueError):
+    """QR text that cannot be decoded into a signed licence payload."""
