@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
@@ -283,14 +284,15 @@ def test_a_failing_key_mid_way_leaves_nothing(engine, good_signatures):
 
 def test_a_failing_key_adds_nothing_even_to_the_open_session(engine):
     keys = software_keys()
-    broken = HierarchyKeys(root=keys.root, issuing=keys.issuing, tsa=keys.tsa, ocsp=keys.ocsp,
-                           trust_list=keys.trust_list)
-    broken = HierarchyKeys(**{**vars(broken), "issuing": (FailingKey(keys.issuing.key, 1), "i")})
+    broken = dataclasses.replace(keys, issuing=(FailingKey(keys.issuing.key, 1), "ca-issuing"))
     with Session(engine) as session:
         with pytest.raises(OSError):
             create_hierarchy(session, region_code=REGION_CODE, region_name=REGION_NAME,
                              base_url=BASE_URL, keys=broken)
         assert not session.new and not session.dirty
+        # Nothing flushed into the caller's open transaction either.
+        for table in (CertificateAuthority, IssuedCertificate, CertificateStatusEvent):
+            assert session.exec(select(table)).all() == []
 
 
 def test_eseal_with_a_failing_or_wrong_key_records_nothing(domain):
