@@ -50,6 +50,8 @@ def build_crl(
         raise TypeError(f"validity must be a timedelta, not {type(validity).__name__}")
     if validity <= timedelta(0):
         raise ValueError("CRL validity must be positive")
+    if now is not None and now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     hash_algorithm = signature_hash(signing_key)
 

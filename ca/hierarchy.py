@@ -42,6 +42,12 @@ from ca.profiles import (
 )
 
 
+def _utc_now(now: datetime | None) -> datetime:
+    if now is not None and now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    return (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+
+
 def _check_public_key(public_key: object) -> None:
     if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
         raise TypeError(f"public key must be an EC or RSA public key, not "
@@ -115,7 +121,7 @@ def create_hierarchy(
     if not isinstance(keys, HierarchyKeys):
         raise TypeError(f"keys must be HierarchyKeys, not {type(keys).__name__}")
     urls = PkiUrls(base_url)
-    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    now = _utc_now(now)
     if store.hierarchy_exists(session):
         raise HierarchyExists("this trust domain already has a CA hierarchy; it is never "
                               "overwritten (use a new home for a new domain)")
@@ -178,7 +184,7 @@ def issue_eseal_certificate(
         raise TypeError("validity_days must be an int")
     profile = EsealProfile(department_name, uscc, region_name, urls=PkiUrls(base_url),
                            validity=timedelta(days=validity_days))
-    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    now = _utc_now(now)
     issuing, _ = load_ca(session, ISSUING)
     certificate = issue_certificate(profile, subject_public_key=public_key,
                                     signing_key=issuing_key, issuer_certificate=issuing, now=now)

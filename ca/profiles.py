@@ -300,9 +300,9 @@ def issue_certificate(
     `issuer_certificate` is None for the self-signed root, and then `signing_key` must be the
     subject's own key. The validity never runs past the issuer's.
     """
-    now = (now or datetime.now(UTC)).replace(microsecond=0)
-    if now.tzinfo is None:
+    if now is not None and now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     hash_algorithm = signature_hash(signing_key)
     signer_public = signing_key.public_key()
     if issuer_certificate is None:

@@ -79,6 +79,9 @@ def get_authority(session: Session, name: str, *, for_update: bool = False
 
 
 def find_certificate(session: Session, serial: int | str) -> IssuedCertificate | None:
+    # A serial from a request (OCSP) may be zero or negative: simply not one of ours.
+    if isinstance(serial, int) and serial <= 0:
+        return None
     return session.get(IssuedCertificate, serial_text(serial))
 
 

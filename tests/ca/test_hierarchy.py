@@ -233,6 +233,9 @@ def test_rows_recorded_for_every_certificate(domain):
         assert store.find_by_issuer_key_hash(session, request.issuer_key_hash,
                                              eseal.serial_number).role == "eseal"
         assert store.find_by_issuer_key_hash(session, b"\0" * 20, eseal.serial_number) is None
+        for not_ours in (0, -eseal.serial_number, eseal.serial_number + 1):
+            assert store.find_by_issuer_key_hash(session, request.issuer_key_hash,
+                                                 not_ours) is None
         events = store.status_history(session, eseal.serial_number)
         assert [(e.status, e.actor) for e in events] == [("good", "ca")]
 

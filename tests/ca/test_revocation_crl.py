@@ -239,6 +239,8 @@ def test_crl_with_a_failing_or_wrong_key_changes_nothing(domain):
         build_crl(session, "policy", domain.keys.root.key)
     with pytest.raises(ValueError), transaction(domain.engine) as session:
         build_crl(session, "issuing", domain.keys.issuing.key, validity=timedelta(0))
+    with pytest.raises(ValueError, match="aware"), transaction(domain.engine) as session:
+        build_crl(session, "issuing", domain.keys.issuing.key, now=domain.now.replace(tzinfo=None))
     with Session(domain.engine) as session:
         assert store.latest_crl(session, "issuing") is None
         assert store.get_authority(session, "issuing").next_crl_number == 1
