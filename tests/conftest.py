@@ -2,12 +2,15 @@
 
 `softhsm_token` gives each test a fresh SoftHSM2 token with its own configuration file in
 `tmp_path` (nothing global is touched); `softhsm_token_shared` is one token for the whole
-run, for tests that only read or add uniquely-labelled keys and want speed.
+run, for tests that only read or add uniquely-labelled keys and want speed;
+`softhsm_token_factory` makes more tokens (each in its own home) within one test.
+The user PIN is the config's `user_pin`; the SO PIN is the `softhsm_so_pin` fixture.
+(Use fixtures, not `from conftest import ...`: several rooms have a conftest.py.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +42,25 @@ def softhsm_token(tmp_path: Path) -> HsmConfig:
 def softhsm_token_shared(tmp_path_factory: pytest.TempPathFactory) -> HsmConfig:
     """One SoftHSM2 token for the whole run; give keys labels unique to your test."""
     return make_softhsm_token(tmp_path_factory.mktemp("hsm-shared"))
+
+
+@pytest.fixture
+def softhsm_token_factory(tmp_path: Path) -> Callable[[str], HsmConfig]:
+    """make(label) -> a new token labelled `label` in a home of its own under tmp_path."""
+    made = 0
+
+    def make(label: str = TEST_TOKEN_LABEL) -> HsmConfig:
+        nonlocal made
+        made += 1
+        return make_softhsm_token(tmp_path / f"hsm-{made}", label)
+
+    return make
+
+
+@pytest.fixture
+def softhsm_so_pin() -> str:
+    """The SO PIN of the tokens these fixtures create."""
+    return TEST_SO_PIN
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import TEST_USER_PIN
-
 from hsm.token import HsmConfig
 
 SCRIPT = Path(__file__).with_name("concurrent_signing.py")
@@ -17,7 +15,7 @@ THREADS, EACH = 8, 200
 
 
 def test_eight_threads_signing_concurrently(softhsm_token: HsmConfig):
-    env = {**os.environ, "CERTSEAL_TEST_PIN": TEST_USER_PIN}
+    env = {**os.environ, "CERTSEAL_TEST_PIN": softhsm_token.user_pin}
     result = subprocess.run(
         [sys.executable, str(SCRIPT), str(softhsm_token.softhsm_conf),
          softhsm_token.token_label, str(THREADS), str(EACH)],

@@ -7,8 +7,6 @@ import os
 import re
 import subprocess
 
-from conftest import TEST_USER_PIN
-
 from hsm.token import HsmConfig, KeySpec, Token
 
 
@@ -16,7 +14,7 @@ def _pkcs11_tool(config: HsmConfig, *args: str) -> subprocess.CompletedProcess[s
     env = {**os.environ, "SOFTHSM2_CONF": str(config.softhsm_conf)}
     return subprocess.run(
         ["pkcs11-tool", "--module", str(config.module), "--token-label", config.token_label,
-         "--login", "--pin", TEST_USER_PIN, *args],
+         "--login", "--pin", config.user_pin, *args],
         env=env, capture_output=True, text=True, check=False, timeout=60,
     )
 

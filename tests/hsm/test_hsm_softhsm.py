@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import TEST_SO_PIN, TEST_TOKEN_LABEL, TEST_USER_PIN
 
 from hsm import library
 from hsm.errors import TokenExists, WrongPin
@@ -27,7 +26,7 @@ def test_conf_points_at_a_token_directory_of_our_own(tmp_path: Path):
 
 def test_init_creates_a_token_in_the_home(softhsm_token: HsmConfig):
     assert softhsm_token.softhsm_conf is not None
-    assert token_labels(softhsm_token.softhsm_conf) == [TEST_TOKEN_LABEL]
+    assert token_labels(softhsm_token.softhsm_conf) == [softhsm_token.token_label]
     token_dir = softhsm_token.softhsm_conf.parent / "tokens"
     assert len([p for p in token_dir.iterdir() if p.is_dir()]) == 1
     with Token.open(softhsm_token) as token:
@@ -36,23 +35,25 @@ def test_init_creates_a_token_in_the_home(softhsm_token: HsmConfig):
 
 def test_second_token_with_same_label_is_refused(softhsm_token: HsmConfig):
     assert softhsm_token.softhsm_conf is not None
-    with pytest.raises(TokenExists, match=TEST_TOKEN_LABEL) as caught:
-        init_softhsm_token(softhsm_token.softhsm_conf, TEST_TOKEN_LABEL, "other-so-pin",
+    with pytest.raises(TokenExists, match=softhsm_token.token_label) as caught:
+        init_softhsm_token(softhsm_token.softhsm_conf, softhsm_token.token_label, "other-so-pin",
                            "other-user-pin")
     assert "other-so-pin" not in str(caught.value)
-    assert token_labels(softhsm_token.softhsm_conf) == [TEST_TOKEN_LABEL]
+    assert token_labels(softhsm_token.softhsm_conf) == [softhsm_token.token_label]
     # Another label in the same store is fine.
     init_softhsm_token(softhsm_token.softhsm_conf, "second", "so-pin-2222", "user-pin-2222")
-    assert sorted(token_labels(softhsm_token.softhsm_conf)) == ["certseal-test", "second"]
+    assert sorted(token_labels(softhsm_token.softhsm_conf)) == sorted(
+        [softhsm_token.token_label, "second"])
 
 
-def test_the_real_pins_are_set_and_the_throwaway_ones_are_gone(softhsm_token: HsmConfig):
+def test_the_real_pins_are_set_and_the_throwaway_ones_are_gone(softhsm_token: HsmConfig,
+                                                              softhsm_so_pin: str):
     # The SO PIN works: an operator can reset the user PIN with it.
     assert softhsm_token.softhsm_conf is not None
     env = {**os.environ, "SOFTHSM2_CONF": str(softhsm_token.softhsm_conf)}
     result = subprocess.run(
-        ["pkcs11-tool", "--module", str(SOFTHSM_MODULE), "--token-label", TEST_TOKEN_LABEL,
-         "--login", "--login-type", "so", "--so-pin", TEST_SO_PIN,
+        ["pkcs11-tool", "--module", str(SOFTHSM_MODULE), "--token-label", softhsm_token.token_label,
+         "--login", "--login-type", "so", "--so-pin", softhsm_so_pin,
          "--init-pin", "--new-pin", "reset-user-pin-1"],
         env=env, capture_output=True, text=True, check=False, timeout=60,
     )
@@ -62,15 +63,15 @@ def test_the_real_pins_are_set_and_the_throwaway_ones_are_gone(softhsm_token: Hs
     with library.LOCK:
         library.reinitialise(str(SOFTHSM_MODULE), str(softhsm_token.softhsm_conf))
     with pytest.raises(WrongPin):
-        Token.open(softhsm_token)  # TEST_USER_PIN no longer
-    reset = HsmConfig(SOFTHSM_MODULE, TEST_TOKEN_LABEL, "reset-user-pin-1",
+        Token.open(softhsm_token)  # the old user PIN no longer works
+    reset = HsmConfig(SOFTHSM_MODULE, softhsm_token.token_label, "reset-user-pin-1",
                       softhsm_token.softhsm_conf)
     with Token.open(reset) as token:
         assert token.key_labels() == []
 
 
-def test_user_pin_from_init_opens_the_token(softhsm_token: HsmConfig):
-    assert softhsm_token.user_pin == TEST_USER_PIN
+def test_user_pin_from_init_opens_the_token(softhsm_token: HsmConfig, softhsm_so_pin: str):
+    assert softhsm_token.user_pin != softhsm_so_pin
     Token.open(softhsm_token).close()
 
 

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import TEST_USER_PIN, make_softhsm_token
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pkcs11 import Attribute, ObjectClass
@@ -26,8 +25,8 @@ from hsm.token import HsmConfig, KeySpec, Token
 
 
 def test_config_repr_hides_the_pin(softhsm_token: HsmConfig):
-    assert TEST_USER_PIN not in repr(softhsm_token)
-    assert TEST_USER_PIN not in str(softhsm_token)
+    assert softhsm_token.user_pin not in repr(softhsm_token)
+    assert softhsm_token.user_pin not in str(softhsm_token)
 
 
 def test_wrong_pin(softhsm_token: HsmConfig):
@@ -35,7 +34,7 @@ def test_wrong_pin(softhsm_token: HsmConfig):
     with pytest.raises(WrongPin) as caught:
         Token.open(bad)
     assert "not-the-pin-1234" not in str(caught.value)
-    assert TEST_USER_PIN not in str(caught.value)
+    assert softhsm_token.user_pin not in str(caught.value)
     assert softhsm_token.token_label in str(caught.value)
     assert isinstance(caught.value, HsmError)
 
@@ -44,7 +43,7 @@ def test_absent_token_label(softhsm_token: HsmConfig):
     absent = dataclasses.replace(softhsm_token, token_label="no-such-token")
     with pytest.raises(TokenNotFound, match="no-such-token") as caught:
         Token.open(absent)
-    assert TEST_USER_PIN not in str(caught.value)
+    assert softhsm_token.user_pin not in str(caught.value)
 
 
 def test_missing_module(softhsm_token: HsmConfig, tmp_path: Path):
@@ -85,6 +84,16 @@ def test_key_attributes_on_the_token(hsm_token: Token):
         assert public[Attribute.ID] == b"root-ca"
         with pytest.raises(p11.AttributeSensitive):
             private[Attribute.VALUE]
+
+
+def test_rsa_private_exponent_is_sensitive(hsm_token: Token):
+    hsm_token.generate_key("rsa-seal", KeySpec.RSA_2048)
+    with hsm_token.session() as session:
+        (private,) = session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})
+        assert private[Attribute.EXTRACTABLE] is False
+        for secret in (Attribute.PRIVATE_EXPONENT, Attribute.PRIME_1, Attribute.PRIME_2):
+            with pytest.raises(p11.AttributeSensitive):
+                private[secret]
 
 
 def test_keys_persist_across_sessions(softhsm_token: HsmConfig):
@@ -162,11 +171,11 @@ def test_token_objects_share_one_login(softhsm_token: HsmConfig):
         second.has_key("shared")
 
 
-def test_two_configurations_in_one_process(tmp_path: Path):
+def test_two_configurations_in_one_process(softhsm_token_factory):
     # SoftHSM2 reads its configuration at C_Initialize; switching homes re-initialises the
     # module and each Token reopens its session transparently.
-    config_a = make_softhsm_token(tmp_path / "a", "region-a")
-    config_b = make_softhsm_token(tmp_path / "b", "region-b")
+    config_a = softhsm_token_factory("region-a")
+    config_b = softhsm_token_factory("region-b")
     with Token.open(config_a) as a, Token.open(config_b) as b:
         key_a = a.generate_key("root")
         key_b = b.generate_key("root")
