@@ -1,0 +1,274 @@
+"""PAdES sealing: a department's e-seal on a licence PDF, visible, time-stamped, B-LT.
+
+One revision is added to the PDF: the signature field (the only widget added: a seal
+image over the issuer's name and date, as a real seal overlaps them), the signature value
+(CMS, subfilter ETSI.CAdES.detached) with a signature time-stamp from the TSA, and the DSS
+with the chain, OCSP responses and CRLs. Because the DSS goes in the signed revision, the
+signature covers the whole file and a validator needs no incremental-update analysis.
+The signature certifies the document with DocMDP P=1: after it, only validation data and
+document time-stamps may be added (PAdES allows those under P=1).
+
+Blocking: the HSM signature, the TSA (which signs through the HSM too) and pyHanko's
+encoding all run on the calling thread. `seal_pdf` is the synchronous call; in a server,
+`await async_seal_pdf(...)` runs it in a worker thread so the event loop never waits on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from PIL import Image, UnidentifiedImageError
+from pyhanko.pdf_utils import layout
+from pyhanko.pdf_utils.images import PdfImage
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
+from pyhanko.sign.general import SigningError
+from pyhanko.sign.signers.pdf_signer import (
+    DSSContentSettings,
+    PdfSignatureMetadata,
+    PdfSigner,
+    SigDSSPlacementPreference,
+)
+from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko.stamp.static import StaticStampStyle
+
+from seal.errors import SealError
+from seal.sealing_errors import (
+    SealCertificateNotValid,
+    SealingFailed,
+    SealMaterialInvalid,
+    SealPlacementInvalid,
+)
+from seal.signer import SealSigner, SigningKey
+from seal.validation_data import ValidationMaterial
+
+SEAL_FIELD_NAME = "Seal"
+DOCUMENT_TIMESTAMP_FIELD_NAME = "SealArchiveTimestamp"
+# Room for the CMS in the PDF, in hex digits (two per DER byte). Measured: a P-256 seal
+# with a three-certificate chain and a time-stamp token carrying the TSA's chain is about
+# 4.3 kB of DER; 8 kB leaves room for RSA-3072 keys and longer names. Fixing it skips
+# pyHanko's size-estimating dry run (a dummy signature and encoding: ~45% of the time).
+DEFAULT_BYTES_RESERVED = 16 * 1024
+
+
+@dataclass(frozen=True)
+class SealMaterial:
+    """Everything of one seal that sealing needs. `chain`: issuing CA first, root last."""
+
+    key: SigningKey
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+    image_png: bytes
+    seal_name: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.certificate, x509.Certificate):
+            raise TypeError("certificate: must be a cryptography x509.Certificate")
+        object.__setattr__(self, "chain", tuple(self.chain))
+        if not all(isinstance(c, x509.Certificate) for c in self.chain):
+            raise TypeError("chain: must hold cryptography x509.Certificate objects")
+        if not isinstance(self.image_png, bytes) or not self.image_png:
+            raise TypeError("image_png: must be non-empty PNG bytes")
+        if not isinstance(self.seal_name, str) or not self.seal_name.strip():
+            raise ValueError("seal_name: must be a non-empty string")
+
+    def __repr__(self) -> str:
+        return (f"SealMaterial(seal_name={self.seal_name!r}, "
+                f"certificate={self.certificate.subject.rfc4514_string()!r})")
+
+
+@dataclass(frozen=True)
+class SealPlacement:
+    """Where the seal goes: 0-based page index and (x1, y1, x2, y2) in PDF points."""
+
+    page: int
+    box: tuple[float, float, float, float]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.page, int) or isinstance(self.page, bool) or self.page < 0:
+            raise ValueError(f"page: must be a non-negative int, got {self.page!r}")
+        box = tuple(float(v) for v in self.box)
+        if len(box) != 4:
+            raise ValueError("box: must be (x1, y1, x2, y2)")
+        x1, y1, x2, y2 = box
+        if not (x2 > x1 and y2 > y1):
+            raise ValueError(f"box: needs x2 > x1 and y2 > y1, got {box}")
+        object.__setattr__(self, "box", box)
+
+
+def check_certificate_valid_at(certificate: x509.Certificate, moment: datetime) -> None:
+    """SealCertificateNotValid unless `moment` lies in the certificate's validity period."""
+    if moment.tzinfo is None:
+        raise ValueError("signing_time: must be timezone-aware")
+    subject = certificate.subject.rfc4514_string()
+    if moment < certificate.not_valid_before_utc:
+        raise SealCertificateNotValid(
+            f"seal certificate {subject} is not valid before "
+            f"{certificate.not_valid_before_utc.isoformat()} (signing time "
+            f"{moment.isoformat()})"
+        )
+    if moment > certificate.not_valid_after_utc:
+        raise SealCertificateNotValid(
+            f"seal certificate {subject} expired at "
+            f"{certificate.not_valid_after_utc.isoformat()} (signing time {moment.isoformat()})"
+        )
+
+
+def _seal_style(image_png: bytes) -> StaticStampStyle:
+    try:
+        image = Image.open(io.BytesIO(image_png))
+        image.load()
+    except (UnidentifiedImageError, OSError) as exc:
+        raise SealMaterialInvalid("image_png: not a readable image") from exc
+    if image.mode not in ("RGBA", "LA", "PA"):
+        image = image.convert("RGBA")
+    return StaticStampStyle(
+        background=PdfImage(image),
+        background_opacity=1.0,
+        border_width=0,
+        background_layout=layout.SimpleBoxLayoutRule(
+            x_align=layout.AxisAlignment.ALIGN_MID,
+            y_align=layout.AxisAlignment.ALIGN_MID,
+            margins=layout.Margins.uniform(0),
+            inner_content_scaling=layout.InnerScaling.SHRINK_TO_FIT,
+        ),
+    )
+
+
+def _writer(pdf: bytes, placement: SealPlacement) -> IncrementalPdfFileWriter:
+    if not isinstance(pdf, bytes | bytearray) or not pdf:
+        raise TypeError("pdf: must be non-empty PDF bytes")
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(bytes(pdf)))
+        pages = int(writer.root["/Pages"]["/Count"])
+    except (PdfError, KeyError, ValueError) as exc:
+        raise SealingFailed(f"pdf: cannot be read ({exc})") from exc
+    if placement.page >= pages:
+        raise SealPlacementInvalid(
+            f"placement.page: {placement.page} is beyond the document's {pages} page(s)"
+        )
+    return writer
+
+
+async def _seal(
+    pdf: bytes,
+    material: SealMaterial,
+    placement: SealPlacement,
+    *,
+    timestamper: TimeStamper,
+    validation: ValidationMaterial | None,
+    reason: str,
+    location: str,
+    signing_time: datetime | None,
+    bytes_reserved: int | None,
+    archive_timestamp: bool,
+) -> bytes:
+    moment = signing_time or datetime.now(UTC)
+    check_certificate_valid_at(material.certificate, moment)
+    if not isinstance(timestamper, TimeStamper):
+        raise TypeError("timestamper: must be a pyHanko TimeStamper")
+    if archive_timestamp and validation is None:
+        raise ValueError("archive_timestamp: B-LTA needs validation material")
+    signer = SealSigner(material.key, material.certificate, material.chain)
+    style = _seal_style(material.image_png)
+    writer = _writer(pdf, placement)
+
+    metadata = PdfSignatureMetadata(
+        field_name=SEAL_FIELD_NAME,
+        name=material.seal_name,
+        reason=reason,
+        location=location,
+        subfilter=SigSeedSubFilter.PADES,
+        certify=True,
+        docmdp_permissions=MDPPerm.NO_CHANGES,
+        embed_validation_info=validation is not None,
+        validation_context=(
+            validation.validation_context(moment=signing_time) if validation else None
+        ),
+        # DSS in the signed revision: B-LT in one revision, covering the whole file.
+        dss_settings=DSSContentSettings(
+            placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE, include_vri=False
+        ),
+        use_pades_lta=archive_timestamp,
+        timestamp_field_name=DOCUMENT_TIMESTAMP_FIELD_NAME if archive_timestamp else None,
+    )
+    pdf_signer = PdfSigner(
+        metadata,
+        signer,
+        timestamper=timestamper,
+        stamp_style=style,
+        new_field_spec=SigFieldSpec(
+            sig_field_name=SEAL_FIELD_NAME, on_page=placement.page, box=placement.box
+        ),
+    )
+    output = io.BytesIO()
+    try:
+        await pdf_signer.async_sign_pdf(writer, bytes_reserved=bytes_reserved, output=output)
+    except SealError:
+        raise
+    except (SigningError, PdfError) as exc:
+        raise SealingFailed(f"sealing failed: {exc}") from exc
+    except Exception as exc:
+        # pyHanko raises certvalidator errors (path, revocation) of many types.
+        raise SealingFailed(f"sealing failed: {type(exc).__name__}: {exc}") from exc
+    return output.getvalue()
+
+
+def seal_pdf(
+    pdf: bytes,
+    material: SealMaterial,
+    placement: SealPlacement,
+    *,
+    timestamper: TimeStamper,
+    validation: ValidationMaterial | None,
+    reason: str,
+    location: str,
+    signing_time: datetime | None = None,
+    bytes_reserved: int | None = DEFAULT_BYTES_RESERVED,
+    archive_timestamp: bool = False,
+) -> bytes:
+    """Seal `pdf` and return the sealed PDF bytes (blocking; see the module docstring).
+
+    PAdES B-T with a `timestamper`; B-LT when `validation` is given (its OCSP responses
+    and CRLs must cover every certificate of the seal's and the TSA's paths); B-LTA when
+    also `archive_timestamp`. `signing_time` (default now) is when the certificate must
+    be valid: SealCertificateNotValid otherwise. `bytes_reserved=None` lets pyHanko size
+    the signature by a dry run (slower).
+
+    Must not be called from a running event loop (it runs its own): use `async_seal_pdf`.
+    """
+    return asyncio.run(_seal(
+        pdf, material, placement, timestamper=timestamper, validation=validation,
+        reason=reason, location=location, signing_time=signing_time,
+        bytes_reserved=bytes_reserved, archive_timestamp=archive_timestamp,
+    ))
+
+
+async def async_seal_pdf(
+    pdf: bytes,
+    material: SealMaterial,
+    placement: SealPlacement,
+    *,
+    timestamper: TimeStamper,
+    validation: ValidationMaterial | None,
+    reason: str,
+    location: str,
+    signing_time: datetime | None = None,
+    bytes_reserved: int | None = DEFAULT_BYTES_RESERVED,
+    archive_timestamp: bool = False,
+) -> bytes:
+    """`seal_pdf` in a worker thread, for callers on an event loop (the API server).
+
+    The HSM and the TSA are called from that thread, which `hsm` allows: PKCS#11 calls
+    are serialised process-wide there, whichever thread makes them.
+    """
+    return await asyncio.to_thread(
+        seal_pdf, pdf, material, placement, timestamper=timestamper, validation=validation,
+        reason=reason, location=location, signing_time=signing_time,
+        bytes_reserved=bytes_reserved, archive_timestamp=archive_timestamp,
+    )

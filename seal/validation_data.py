@@ -1,0 +1,136 @@
+"""What a verifier needs years from now, without network: chain, OCSP answers and CRLs.
+
+Sealing at PAdES B-LT embeds this material in the PDF's DSS. It is gathered in-process:
+the OCSP responder is a function `(request DER) -> response DER` (our
+`ca.ocsp.OcspResponder.respond`), CRLs are the DER bytes the CA last issued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+from pyhanko_certvalidator import ValidationContext
+
+from seal.sealing_errors import SealCertificateRevoked, ValidationDataUnavailable
+from seal.signer import to_asn1
+
+OcspResponder = Callable[[bytes], bytes]
+"""DER OCSPRequest in, DER OCSPResponse out (e.g. `OcspResponder.respond`)."""
+
+
+@dataclass(frozen=True)
+class ValidationMaterial:
+    """Trust anchors, other certificates, OCSP responses and CRLs (DER), to embed."""
+
+    trust_roots: tuple[x509.Certificate, ...]
+    certificates: tuple[x509.Certificate, ...]
+    ocsp_responses: tuple[bytes, ...]
+    crls: tuple[bytes, ...]
+
+    def __post_init__(self) -> None:
+        if not self.trust_roots:
+            raise ValueError("trust_roots: at least one root is needed")
+        for name in ("trust_roots", "certificates"):
+            if not all(isinstance(c, x509.Certificate) for c in getattr(self, name)):
+                raise TypeError(f"{name}: must hold cryptography x509.Certificate objects")
+        for name in ("ocsp_responses", "crls"):
+            if not all(isinstance(b, bytes) for b in getattr(self, name)):
+                raise TypeError(f"{name}: must hold DER bytes")
+
+    def validation_context(self, moment: datetime | None = None) -> ValidationContext:
+        """A pyHanko context that knows only this material: no fetching, and every
+        certificate on a path must have revocation data here (hard-fail), so a seal that
+        claims B-LT really carries all it needs."""
+        return ValidationContext(
+            trust_roots=[to_asn1(c) for c in self.trust_roots],
+            other_certs=[to_asn1(c) for c in self.certificates],
+            ocsps=[asn1_ocsp.OCSPResponse.load(b) for b in self.ocsp_responses],
+            crls=[asn1_crl.CertificateList.load(b) for b in self.crls],
+            allow_fetching=False,
+            revocation_mode="hard-fail",
+            moment=moment,
+        )
+
+
+def fetch_ocsp_response(
+    certificate: x509.Certificate, issuer: x509.Certificate, responder: OcspResponder
+) -> bytes:
+    """A fresh OCSP response (DER) saying `certificate` is good.
+
+    SealCertificateRevoked if the responder says revoked or unknown;
+    ValidationDataUnavailable if it fails or answers something else.
+    """
+    # RFC 5019 §2.1.1: CertIDs use SHA-1, which every OCSP client and responder knows.
+    request = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate(certificate, issuer, hashes.SHA1())  # noqa: S303 - an identifier
+        .build()
+        .public_bytes(serialization.Encoding.DER)
+    )
+    subject = certificate.subject.rfc4514_string()
+    try:
+        answer = responder(request)
+        response = ocsp.load_der_ocsp_response(answer)
+    except Exception as exc:
+        raise ValidationDataUnavailable(
+            f"OCSP for {subject}: no readable response ({type(exc).__name__})"
+        ) from exc
+    if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+        raise ValidationDataUnavailable(
+            f"OCSP for {subject}: responder answered {response.response_status.name}"
+        )
+    if response.serial_number != certificate.serial_number:
+        raise ValidationDataUnavailable(f"OCSP for {subject}: response is about another serial")
+    if response.certificate_status is not ocsp.OCSPCertStatus.GOOD:
+        raise SealCertificateRevoked(
+            f"OCSP for {subject}: status is {response.certificate_status.name.lower()}"
+        )
+    return answer
+
+
+def gather_validation_material(
+    *,
+    seal_certificate: x509.Certificate,
+    chain: Sequence[x509.Certificate],
+    ocsp_responder: OcspResponder,
+    crls: Iterable[bytes],
+    other_certificates: Iterable[x509.Certificate] = (),
+    ocsp_for: Iterable[x509.Certificate] = (),
+) -> ValidationMaterial:
+    """Material for B-LT: the chain (issuing CA first, root last), a fresh OCSP response
+    for the seal certificate (and for each of `ocsp_for`, each issued by `chain[0]`), and
+    the CRLs (DER) the caller holds: the issuing CA's, which also covers the TSA, and the
+    root's, which covers the issuing CA.
+
+    `other_certificates`: the TSA's and the OCSP signer's certificates, so validation does
+    not depend on what the tokens happen to embed.
+    """
+    if not chain:
+        raise ValueError("chain: needs at least the issuing CA and the root")
+    chain = tuple(chain)
+    roots = tuple(c for c in chain if c.subject == c.issuer)
+    if not roots:
+        raise ValueError("chain: must end in a self-signed root")
+    issuer = chain[0]
+    responses = [fetch_ocsp_response(seal_certificate, issuer, ocsp_responder)]
+    responses += [fetch_ocsp_response(c, issuer, ocsp_responder) for c in ocsp_for]
+    crl_list = tuple(bytes(b) for b in crls)
+    for der in crl_list:
+        try:
+            x509.load_der_x509_crl(der)
+        except ValueError as exc:
+            raise ValidationDataUnavailable("crls: an entry is not a DER CRL") from exc
+    intermediates = tuple(c for c in chain if c not in roots)
+    return ValidationMaterial(
+        trust_roots=roots,
+        certificates=(*intermediates, *other_certificates),
+        ocsp_responses=tuple(responses),
+        crls=crl_list,
+    )
