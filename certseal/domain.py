@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from ca.hierarchy import HierarchyKeys, create_hierarchy, load_ca
 from ca.trustlist import StatusChange, TrustList, TrustService, sign_trust_list
-from certs.catalogue import LicenceCatalogue, load_catalogue
+from certs.catalogue import Catalogue, load_catalogue
 from certseal.db import make_engine, migrate, transaction
 from certseal.home import hsm_config, new_home, prepare_token, require_home, write_public
 from certseal.settings import Settings
@@ -88,9 +88,9 @@ class TrustDomain:
         return Session(self.engine, expire_on_commit=False)
 
     @cached_property
-    def catalogue(self) -> LicenceCatalogue:
+    def catalogue(self) -> Catalogue:
         extra = self.settings.home / "licence-types"
-        return load_catalogue([extra] if extra.is_dir() else [])
+        return load_catalogue(*([extra] if extra.is_dir() else []))
 
     def close(self) -> None:
         if self._token is not None:

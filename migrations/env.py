@@ -3,7 +3,6 @@
 import os
 
 from alembic import context
-from sqlalchemy import pool
 
 from certseal.db import make_engine
 from certseal.models import metadata
@@ -12,6 +11,16 @@ config = context.config
 url = config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL")
 if not url:
     raise RuntimeError("no database URL: set DATABASE_URL or pass one in the Alembic config")
+
+
+def render_item(type_, obj, autogen_context):
+    """Render our TypeDecorators as their plain column types: migrations must not import
+    application code that later changes."""
+    if type_ == "type" and hasattr(obj, "impl") and obj.__class__.__module__.startswith(
+            ("ca.", "seal.", "certs.")):
+        autogen_context.imports.add("import sqlalchemy as sa")
+        return "sa." + repr(obj.impl)
+    return False
 
 
 def run_offline() -> None:
@@ -23,10 +32,10 @@ def run_offline() -> None:
 
 def run_online() -> None:
     engine = make_engine(url)
-    engine.pool = pool.NullPool(engine.pool._creator)  # one-shot connection for migrations
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=metadata,
-                          render_as_batch=True, compare_type=True)
+                          render_as_batch=True, compare_type=True,
+                          render_item=render_item)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -7,6 +7,12 @@ from datetime import datetime
 from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, LargeBinary, SQLModel
 
+from ca.models import UtcDateTime
+
+
+def _utc(nullable: bool = False) -> Column:
+    return Column(UtcDateTime(), nullable=nullable)
+
 
 class Department(SQLModel, table=True):
     __tablename__ = "department"
@@ -16,7 +22,7 @@ class Department(SQLModel, table=True):
     name: str = Field(max_length=200)
     region_code: str = Field(max_length=6)
     status: str = Field(default="active", max_length=16)
-    created_at: datetime
+    created_at: datetime = Field(sa_column=_utc())
 
 
 class Seal(SQLModel, table=True):
@@ -29,10 +35,10 @@ class Seal(SQLModel, table=True):
     key_label: str = Field(max_length=64, unique=True)
     certificate_serial: str = Field(max_length=64, index=True)
     status: str = Field(default="active", max_length=16)
-    valid_from: datetime
-    valid_until: datetime
+    valid_from: datetime = Field(sa_column=_utc())
+    valid_until: datetime = Field(sa_column=_utc())
     image_png: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    created_at: datetime
+    created_at: datetime = Field(sa_column=_utc())
 
 
 class DepartmentApiKey(SQLModel, table=True):
@@ -42,8 +48,8 @@ class DepartmentApiKey(SQLModel, table=True):
     department_id: str = Field(foreign_key="department.department_id", index=True)
     # SHA-256 of the secret part: keys are 256-bit random, so a slow hash adds nothing.
     secret_sha256: str = Field(max_length=64)
-    created_at: datetime
-    revoked_at: datetime | None = None
+    created_at: datetime = Field(sa_column=_utc())
+    revoked_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class LicenceTypeGrant(SQLModel, table=True):
@@ -53,4 +59,4 @@ class LicenceTypeGrant(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     department_id: str = Field(foreign_key="department.department_id", index=True)
     type_code: str = Field(max_length=32)
-    granted_at: datetime
+    granted_at: datetime = Field(sa_column=_utc())

@@ -15,7 +15,7 @@ from cryptography import x509
 from sqlmodel import Session, select
 
 from ca.hierarchy import issue_eseal_certificate, load_ca
-from certs.catalogue import LicenceCatalogue
+from certs.catalogue import Catalogue
 from certs.identifiers import validate_uscc
 from hsm.token import KeySpec, Token
 from seal.credentials import create_api_key
@@ -59,7 +59,7 @@ def onboard_department(
     name: str,
     uscc: str,
     licence_types: Iterable[str] = (),
-    catalogue: LicenceCatalogue,
+    catalogue: Catalogue,
     key_spec: KeySpec = KeySpec.EC_P256,
     now: datetime | None = None,
 ) -> OnboardedDepartment:
@@ -81,7 +81,7 @@ def onboard_department(
     label = seal_key_label(seal_id)
     seal_key = token.generate_key(label, key_spec)
     try:
-        issuing_certificate, issuing_label = load_ca(session, "issuing")
+        _, issuing_label = load_ca(session, "issuing")
         certificate = issue_eseal_certificate(
             session,
             public_key=seal_key.public_key(),
@@ -115,7 +115,7 @@ def onboard_department(
 
 
 def grant_licence_types(session: Session, department_id: str, codes: Iterable[str],
-                        catalogue: LicenceCatalogue, *, now: datetime | None = None) -> list[str]:
+                        catalogue: Catalogue, *, now: datetime | None = None) -> list[str]:
     now = now or datetime.now(UTC)
     granted = []
     for code in sorted(set(codes)):
