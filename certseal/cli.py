@@ -62,6 +62,55 @@ def cmd_department_add(args: argparse.Namespace) -> dict:
         domain.close()
 
 
+def cmd_licence_types(args: argparse.Namespace) -> dict:
+    domain = _domain(args)
+    try:
+        return {"types": [
+            {"code": t.code, "name": t.name, "name_en": t.name_en, "holder_kind": t.holder_kind,
+             "schema": t.schema}
+            for t in domain.catalogue
+        ]}
+    finally:
+        domain.close()
+
+
+def _read_json_object(path: Path, what: str) -> dict:
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read {what} {path}: {exc.strerror}", "unreadable_input",
+                       EXIT_UNUSABLE) from exc
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{what} {path} is not JSON: {exc}", "invalid_json",
+                       EXIT_UNUSABLE) from exc
+    if not isinstance(value, dict):
+        raise CliError(f"{what} {path} must hold a JSON object", "invalid_json", EXIT_UNUSABLE)
+    return value
+
+
+def cmd_issue(args: argparse.Namespace) -> dict:
+    from seal.issuance import IssuanceRequest
+
+    data = _read_json_object(args.data, "licence data")
+    if args.out.exists() and not args.force:
+        raise CliError(f"{args.out} exists; refusing to overwrite it (use --force)",
+                       "output_exists")
+    domain = _domain(args)
+    try:
+        issued = domain.issue_licence(IssuanceRequest(
+            department_id=args.department, type_code=args.type, data=data,
+            idempotency_key=args.idempotency_key, actor="cli"))
+    finally:
+        domain.close()
+    from certseal.home import write_public
+
+    write_public(args.out, issued.pdf)
+    return {"licence_id": issued.licence_id, "status": issued.licence.status,
+            "pdf": str(args.out.resolve()), "replayed": issued.replayed}
+
+
 def cmd_serve(args: argparse.Namespace) -> dict | None:
     import uvicorn
 
@@ -103,6 +152,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--uscc", required=True, help="unified social credit code (18 characters)")
     p.add_argument("--types", default="", help="licence type codes, comma-separated")
     p.set_defaults(handler=cmd_department_add)
+
+    p = sub.add_parser("licence-types", help="list the licence types and their JSON Schemas")
+    _add_common(p)
+    p.set_defaults(handler=cmd_licence_types)
+
+    p = sub.add_parser("issue", help="issue a sealed licence PDF")
+    _add_common(p)
+    p.add_argument("--department", required=True, help="department id (its USCC)")
+    p.add_argument("--type", required=True, help="licence type code (see licence-types)")
+    p.add_argument("--data", required=True, type=Path, help="licence data, a JSON file (- = stdin)")
+    p.add_argument("--out", required=True, type=Path, help="where to write the sealed PDF")
+    p.add_argument("--idempotency-key", default=None,
+                   help="a retry with the same key returns the same licence")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.set_defaults(handler=cmd_issue)
 
     p = sub.add_parser("serve", help="serve the API, PKI endpoints and web pages")
     _add_common(p)

@@ -18,14 +18,25 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from ca.hierarchy import HierarchyKeys, create_hierarchy, load_ca
+from ca.hierarchy import (
+    HierarchyKeys,
+    TrustDomainCertificates,
+    create_hierarchy,
+    load_ca,
+    trust_domain_certificates,
+)
+from ca.ocsp import OcspResponder
+from ca.status import RecordedStatuses
 from ca.trustlist import StatusChange, TrustList, TrustService, sign_trust_list
+from ca.tsa import TimeStampAuthority
 from certs.catalogue import Catalogue, load_catalogue
 from certseal.db import make_engine, migrate, transaction
 from certseal.home import hsm_config, new_home, prepare_token, require_home, write_public
 from certseal.settings import Settings
 from hsm.token import KeySpec, Token
+from seal.issuance import IssuanceRequest, IssuedLicence, SealingServices, issue_licence
 from seal.onboarding import OnboardedDepartment, TrustDomainFacts, onboard_department
+from seal.timestamping import InProcessTimeStamper
 
 KEY_LABELS = {
     "root": "root-ca",
@@ -64,6 +75,12 @@ class TrustDomain:
         self.engine = engine or make_engine(settings.effective_database_url)
         self._token: Token | None = None
         self._token_lock = threading.Lock()
+        # PKI services built on first use (they need the token and the certificates).
+        self._services_lock = threading.RLock()
+        self._certificates: TrustDomainCertificates | None = None
+        self._ocsp: OcspResponder | None = None
+        self._tsa: TimeStampAuthority | None = None
+        self._sealing: SealingServices | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> TrustDomain:
@@ -87,12 +104,60 @@ class TrustDomain:
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
+    def certificates(self) -> TrustDomainCertificates:
+        with self._services_lock:
+            if self._certificates is None:
+                with self.session() as session:
+                    self._certificates = trust_domain_certificates(session)
+            return self._certificates
+
+    def ocsp_responder(self) -> OcspResponder:
+        """The delegated OCSP responder for certificates of the issuing CA (cached answers,
+        dropped the moment a status changes: see ``certificate_status_changed``)."""
+        with self._services_lock:
+            if self._ocsp is None:
+                certs = self.certificates()
+                self._ocsp = OcspResponder(
+                    issuer=certs.issuing, signer=certs.ocsp,
+                    signer_key=self.token().private_key(KEY_LABELS["ocsp"]),
+                    statuses=RecordedStatuses(self.session),
+                )
+            return self._ocsp
+
+    def time_stamp_authority(self) -> TimeStampAuthority:
+        with self._services_lock:
+            if self._tsa is None:
+                certs = self.certificates()
+                self._tsa = TimeStampAuthority(
+                    certificate=certs.tsa, chain=[certs.issuing, certs.root],
+                    key=self.token().private_key(KEY_LABELS["tsa"]),
+                )
+            return self._tsa
+
+    def sealing_services(self) -> SealingServices:
+        with self._services_lock:
+            if self._sealing is None:
+                certs = self.certificates()
+                self._sealing = SealingServices(
+                    token=self.token(),
+                    timestamper=InProcessTimeStamper(self.time_stamp_authority().respond),
+                    ocsp_respond=self.ocsp_responder().respond,
+                    current_crls=lambda: [self.current_crl_der("issuing"),
+                                          self.current_crl_der("root")],
+                    chain=(certs.issuing, certs.root),
+                    service_certificates=(certs.tsa, certs.ocsp),
+                    region_name=self.facts.region_name,
+                    verify_url=f"{self.settings.base_url}/verify",
+                )
+            return self._sealing
+
     @cached_property
     def catalogue(self) -> Catalogue:
         extra = self.settings.home / "licence-types"
         return load_catalogue(*([extra] if extra.is_dir() else []))
 
     def close(self) -> None:
+        self._ocsp = self._tsa = self._sealing = None
         if self._token is not None:
             self._token.close()
             self._token = None
@@ -162,6 +227,12 @@ class TrustDomain:
                     self.settings.published_dir / "crl" / f"{ca_name}.crl",
                     crl.public_bytes(serialization.Encoding.DER))
         return paths
+
+    def issue_licence(self, request: IssuanceRequest) -> IssuedLicence:
+        """Blocking (HSM and PDF work): the API calls it from a worker thread."""
+        services = self.sealing_services()
+        with self.session() as session:
+            return issue_licence(session, services, self.catalogue, request)
 
     def seal_certificate_path(self, seal_id: str) -> Path:
         return self.settings.published_dir / "seals" / f"{seal_id}.pem"

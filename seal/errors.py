@@ -27,3 +27,13 @@ class SealUnusable(SealError):
     """The seal exists but may not seal now (revoked, suspended, expired)."""
 
     code = "seal_unusable"
+
+
+class LicenceTypeNotGranted(SealError):
+    """The department may not issue licences of this type."""
+
+    code = "licence_type_not_granted"
+
+
+class DepartmentInactive(SealError):
+    code = "department_inactive"

@@ -15,6 +15,7 @@ from cryptography import x509
 from sqlmodel import Session, select
 
 from ca.hierarchy import issue_eseal_certificate, load_ca
+from ca.models import serial_text
 from certs.catalogue import Catalogue
 from certs.identifiers import validate_uscc
 from hsm.token import KeySpec, Token
@@ -97,7 +98,7 @@ def onboard_department(
                                created_at=now))
         session.add(Seal(
             seal_id=seal_id, department_id=uscc, name=f"{name}电子印章", key_label=label,
-            certificate_serial=format(certificate.serial_number, "x"),
+            certificate_serial=serial_text(certificate.serial_number),
             valid_from=certificate.not_valid_before_utc,
             valid_until=certificate.not_valid_after_utc,
             image_png=render_seal_image(name), created_at=now,

@@ -1,0 +1,178 @@
+"""Issue a licence: validate → allocate its identifier → sign its QR payload → render →
+seal (PAdES B-LT through the HSM) → store record and PDF in one transaction.
+
+Idempotent under retry: a request that carries an idempotency key already used by the
+same department with the same body returns the licence issued the first time; with a
+different body it is refused. Nothing is stored unless every step succeeded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pyhanko.sign.timestamps.api import TimeStamper
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from ca.store import get_certificate
+from certs.canonical import data_digest
+from certs.catalogue import Catalogue
+from certs.identifiers import mask_identifier
+from certs.licence_id import LicenceId
+from certs.models import Licence
+from certs.qr import QrClaims, encode_qr_payload, kid_of_certificate
+from certs.registry import (
+    allocate_licence_id,
+    find_idempotent,
+    get_licence_pdf,
+    record_licence,
+    request_digest,
+)
+from certs.render import render_licence_pdf
+from certs.validation import holder_of, validate_licence_data, validity_of
+from hsm.token import Token
+from seal.errors import DepartmentInactive, LicenceTypeNotGranted, SealUnusable
+from seal.pades import SealMaterial, SealPlacement, seal_pdf
+from seal.registry import active_seal_of, get_department, granted_types
+from seal.validation_data import gather_validation_material
+
+MAX_IDEMPOTENCY_KEY = 128
+
+
+@dataclass(frozen=True)
+class SealingServices:
+    """What sealing needs from the trust domain besides the database session."""
+
+    token: Token
+    timestamper: TimeStamper
+    ocsp_respond: Callable[[bytes], bytes]
+    current_crls: Callable[[], Sequence[bytes]]
+    chain: tuple[x509.Certificate, ...]  # issuing CA first, root last
+    service_certificates: tuple[x509.Certificate, ...]  # TSA and OCSP signer
+    region_name: str
+    verify_url: str | None = None
+
+
+@dataclass(frozen=True)
+class IssuanceRequest:
+    department_id: str
+    type_code: str
+    data: dict[str, Any]
+    idempotency_key: str | None = None
+    actor: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.idempotency_key is not None and not (
+                0 < len(self.idempotency_key) <= MAX_IDEMPOTENCY_KEY
+                and self.idempotency_key.isprintable()):
+            raise ValueError(f"idempotency key must be 1-{MAX_IDEMPOTENCY_KEY} printable "
+                             "characters")
+        if not isinstance(self.data, dict):
+            raise TypeError("licence data must be a JSON object")
+
+
+@dataclass(frozen=True)
+class IssuedLicence:
+    licence: Licence
+    pdf: bytes
+    replayed: bool  # True when an earlier request with the same key issued it
+
+    @property
+    def licence_id(self) -> str:
+        return self.licence.licence_id
+
+
+def issue_licence(session: Session, services: SealingServices, catalogue: Catalogue,
+                  request: IssuanceRequest, *, now: dt.datetime | None = None) -> IssuedLicence:
+    """Blocking (HSM, PDF work): call from a worker thread when on an event loop."""
+    now = now or dt.datetime.now(dt.UTC)
+    department = get_department(session, request.department_id)
+    if department.status != "active":
+        raise DepartmentInactive(f"department {department.department_id} is not active")
+    licence_type = catalogue.get(request.type_code)
+    if request.type_code not in granted_types(session, department.department_id):
+        raise LicenceTypeNotGranted(
+            f"department {department.department_id} may not issue {request.type_code!r}")
+
+    digest = request_digest({"type": request.type_code, "data": request.data})
+    if request.idempotency_key is not None:
+        earlier = find_idempotent(session, department.department_id, request.idempotency_key,
+                                  digest)
+        if earlier is not None:
+            return IssuedLicence(earlier, get_licence_pdf(session, earlier.licence_id), True)
+
+    data = validate_licence_data(licence_type, request.data, today=now.date())
+    holder_identifier, holder_name = holder_of(licence_type, data)
+    valid_from, valid_until = validity_of(licence_type, data)
+
+    seal = active_seal_of(session, department.department_id)
+    if seal is None:
+        raise SealUnusable(f"department {department.department_id} has no active seal")
+    record = get_certificate(session, seal.certificate_serial)
+    certificate = x509.load_der_x509_certificate(record.der)
+    seal_key = services.token.private_key(seal.key_label)
+
+    licence_id = allocate_licence_id(session, licence_type.code, department.department_id)
+    qr_text = encode_qr_payload(
+        QrClaims(
+            kid=kid_of_certificate(certificate.public_bytes(serialization.Encoding.DER)),
+            licence_id=str(licence_id), type_code=licence_type.code,
+            holder_name=holder_name, holder_id_masked=mask_identifier(holder_identifier),
+            valid_from=valid_from, valid_until=valid_until,
+            issuer_name=department.name, issuer_uscc=department.department_id,
+            issued_at=now, data_digest=data_digest(data), verify_url=services.verify_url,
+        ),
+        sign=lambda message: seal_key.sign(message, ec.ECDSA(hashes.SHA256())),
+    )
+    unsigned = render_licence_pdf(licence_type, licence_id, data, department.name, now, qr_text)
+    material = SealMaterial(key=seal_key, certificate=certificate, chain=services.chain,
+                            image_png=seal.image_png, seal_name=seal.name)
+    validation = gather_validation_material(
+        seal_certificate=certificate, chain=services.chain,
+        ocsp_responder=services.ocsp_respond, crls=services.current_crls(),
+        other_certificates=services.service_certificates,
+    )
+    sealed = seal_pdf(
+        unsigned, material, SealPlacement(page=0, box=licence_type.layout.seal),
+        timestamper=services.timestamper, validation=validation,
+        reason=f"{licence_type.name} {licence_id}", location=services.region_name,
+        signing_time=now,
+    )
+    return _store(session, request, department.department_id, licence_id, data,
+                  holder_identifier, holder_name, valid_from, valid_until, now, sealed,
+                  seal.seal_id, digest)
+
+
+def _store(session: Session, request: IssuanceRequest, department_id: str,
+           licence_id: LicenceId, data: dict, holder_identifier: str, holder_name: str,
+           valid_from: dt.date, valid_until: dt.date | None, now: dt.datetime, pdf: bytes,
+           seal_id: str, digest: str) -> IssuedLicence:
+    try:
+        licence = record_licence(
+            session, licence_id=licence_id, department_id=department_id,
+            holder_identifier=holder_identifier, holder_name=holder_name, data=data,
+            issued_at=now, valid_from=valid_from, valid_until=valid_until, pdf=pdf,
+            actor=request.actor or department_id, seal_id=seal_id,
+            idempotency_key=request.idempotency_key, request_digest=digest,
+        )
+        session.commit()
+    except IntegrityError:
+        # A concurrent retry with the same idempotency key committed first: answer with
+        # its licence (or refuse if its body differed).
+        session.rollback()
+        if request.idempotency_key is None:
+            raise
+        earlier = find_idempotent(session, department_id, request.idempotency_key, digest)
+        if earlier is None:
+            raise
+        return IssuedLicence(earlier, get_licence_pdf(session, earlier.licence_id), True)
+    except BaseException:
+        session.rollback()
+        raise
+    return IssuedLicence(licence, pdf, False)
