@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import health, pki
+from api.routes import health, licences, pki, status, verify
 from certseal.domain import TrustDomain
 from certseal.settings import Settings
 
@@ -34,5 +34,6 @@ def create_app(settings: Settings, *, domain: TrustDomain | None = None) -> Fast
     )
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(pki.router)
+    for module in (pki, licences, status, verify):
+        app.include_router(module.router)
     return app

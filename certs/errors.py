@@ -9,9 +9,13 @@ from __future__ import annotations
 class CertsError(Exception):
     """Base of every error raised by ``certs``."""
 
+    code = "certs_error"
+
 
 class InvalidIdentifier(CertsError, ValueError):
     """A holder identifier or licence identifier failed its format or check character."""
+
+    code = "invalid_identifier"
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
@@ -22,6 +26,8 @@ class InvalidIdentifier(CertsError, ValueError):
 class InvalidLicenceData(CertsError, ValueError):
     """Licence data does not satisfy its type's schema or identifier checks."""
 
+    code = "invalid_licence_data"
+
     def __init__(self, field: str, message: str) -> None:
         self.field = field
         self.message = message
@@ -31,14 +37,20 @@ class InvalidLicenceData(CertsError, ValueError):
 class CatalogueError(CertsError):
     """A licence type definition file is malformed or conflicts with another."""
 
+    code = "catalogue_error"
+
 
 class UnknownLicenceType(CertsError, LookupError):
-    def __init__(self, code: str) -> None:
-        self.code = code
-        super().__init__(f"unknown licence type: {code!r}")
+    code = "unknown_licence_type"
+
+    def __init__(self, type_code: str) -> None:
+        self.type_code = type_code
+        super().__init__(f"unknown licence type: {type_code!r}")
 
 
 class LicenceNotFound(CertsError, LookupError):
+    code = "licence_not_found"
+
     def __init__(self, licence_id: str) -> None:
         self.licence_id = licence_id
         super().__init__(f"no licence {licence_id}")
@@ -47,18 +59,28 @@ class LicenceNotFound(CertsError, LookupError):
 class InvalidTransition(CertsError):
     """A status change the licence lifecycle does not allow (e.g. out of revoked)."""
 
+    code = "invalid_transition"
+
 
 class IdempotencyConflict(CertsError):
     """The same idempotency key was used again with a different request body."""
+
+    code = "idempotency_conflict"
 
 
 class RenderError(CertsError):
     """The PDF could not be produced (missing font, unusable layout)."""
 
+    code = "render_error"
+
 
 class AttachmentError(CertsError):
     """A PDF has no readable embedded licence data."""
 
+    code = "attachment_error"
+
 
 class QrPayloadError(CertsError, ValueError):
     """QR text that cannot be decoded into a signed licence payload."""
+
+    code = "qr_payload_invalid"

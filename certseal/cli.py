@@ -7,11 +7,13 @@ stderr (and a JSON error object on stdout with ``--json``) and a non-zero exit s
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+COMMAND_MODULES = ("certseal.cli_status", "certseal.cli_verify", "certseal.cli_trust")
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNUSABLE = 3
@@ -173,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(handler=cmd_serve)
+
+    # Command groups kept in modules of their own; each has register(subparsers).
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(sub, _add_common)
     return parser
 
 

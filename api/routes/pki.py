@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DomainDep
@@ -38,3 +38,59 @@ async def trust_list(domain: DomainDep) -> Response:
     if data is None:
         raise ApiError(404, "trust_list_not_found", "this domain has not published a trust list")
     return Response(data, media_type="application/vnd.certseal.trust-list+jws")
+
+
+# OCSP and TSA bodies are small; anything bigger is not a request of theirs.
+MAX_PROTOCOL_BODY = 64 * 1024
+
+
+async def _bounded_body(request: Request, expected_type: str) -> bytes:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != expected_type:
+        raise ApiError(415, "unsupported_media_type", f"send {expected_type}")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_PROTOCOL_BODY:
+        raise ApiError(413, "request_too_large", f"at most {MAX_PROTOCOL_BODY} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_PROTOCOL_BODY:
+            raise ApiError(413, "request_too_large", f"at most {MAX_PROTOCOL_BODY} bytes")
+    return bytes(body)
+
+
+OCSP_RESPONSE = "application/ocsp-response"
+
+
+@router.post("/ocsp", response_class=Response,
+             responses={200: {"content": {OCSP_RESPONSE: {}}}},
+             openapi_extra={"requestBody": {"content": {"application/ocsp-request": {}},
+                                            "required": True}})
+async def ocsp_post(request: Request, domain: DomainDep) -> Response:
+    body = await _bounded_body(request, "application/ocsp-request")
+    responder = await run_in_threadpool(domain.ocsp_responder)
+    answer = await run_in_threadpool(responder.respond, body)
+    return Response(answer, media_type=OCSP_RESPONSE)
+
+
+@router.get("/ocsp/{encoded:path}", response_class=Response,
+            responses={200: {"content": {OCSP_RESPONSE: {}}}})
+async def ocsp_get(encoded: str, domain: DomainDep) -> Response:
+    if len(encoded) > MAX_PROTOCOL_BODY:
+        raise ApiError(414, "request_too_large", "OCSP GET request too long")
+    responder = await run_in_threadpool(domain.ocsp_responder)
+    answer = await run_in_threadpool(responder.respond_to_get, encoded)
+    # RFC 5019: GET answers may be cached by HTTP caches until they go stale.
+    return Response(answer, media_type=OCSP_RESPONSE,
+                    headers={"Cache-Control": "public, max-age=300, no-transform"})
+
+
+@router.post("/tsa", response_class=Response,
+             responses={200: {"content": {"application/timestamp-reply": {}}}},
+             openapi_extra={"requestBody": {"content": {"application/timestamp-query": {}},
+                                            "required": True}})
+async def tsa(request: Request, domain: DomainDep) -> Response:
+    body = await _bounded_body(request, "application/timestamp-query")
+    authority = await run_in_threadpool(domain.time_stamp_authority)
+    answer = await run_in_threadpool(authority.respond, body)
+    return Response(answer, media_type="application/timestamp-reply")
