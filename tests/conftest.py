@@ -71,3 +71,35 @@ def hsm_token(softhsm_token: HsmConfig) -> Iterator[Token]:
         yield token
     finally:
         token.close()
+
+
+# -- a whole trust domain (see tests/domain_kit.py) ---------------------------------------
+@pytest.fixture(scope="session")
+def trust_domain(tmp_path_factory: pytest.TempPathFactory):
+    """One initialised domain for the run: region 440000, one department granted every
+    shipped type, one licence of each type issued (`.licences[code]`). Tests that change
+    state must use identifiers of their own (issue new licences) or `fresh_domain`."""
+    import domain_kit
+
+    under_test = domain_kit.make_domain(tmp_path_factory.mktemp("domain") / "gd")
+    yield under_test
+    under_test.domain.close()
+
+
+@pytest.fixture(scope="session")
+def served_domain(trust_domain):
+    """`trust_domain` with the real app serving it at its base URL (AIA/OCSP URLs live)."""
+    import domain_kit
+
+    with domain_kit.serving(trust_domain):
+        yield trust_domain
+
+
+@pytest.fixture
+def fresh_domain(tmp_path: Path):
+    """A new domain for a test that must own all of its state (no sample licences)."""
+    import domain_kit
+
+    under_test = domain_kit.make_domain(tmp_path / "home", issue_samples=False)
+    yield under_test
+    under_test.domain.close()

@@ -1,0 +1,103 @@
+"""Building blocks for tests that need a whole trust domain: a home made by the real
+`init`, a department made by the real onboarding, licences issued on the real code path,
+and the real app served over HTTP on loopback.
+
+Import as `import domain_kit` (tests/ is on sys.path); fixtures in tests/conftest.py use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from certs.samples import sample_licence_data, sample_type_codes
+from certseal.domain import TrustDomain, init_trust_domain
+from certseal.settings import load_settings
+from seal.issuance import IssuanceRequest, IssuedLicence
+
+DEPARTMENT_NAME = "广州市市场监督管理局"
+DEPARTMENT_USCC = "11440100MB2C923971"
+TEST_PIN_ENV = {"hsm_pin": "domain-user-pin-31", "hsm_so_pin": "domain-so-pin-5518"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class DomainUnderTest:
+    home: Path
+    domain: TrustDomain
+    base_url: str
+    department_id: str
+    seal_id: str
+    api_key: str
+    licences: dict[str, IssuedLicence] = field(default_factory=dict)
+
+    @property
+    def published(self) -> Path:
+        return self.home / "published"
+
+    def issue(self, type_code: str, data: dict | None = None, **kw) -> IssuedLicence:
+        return self.domain.issue_licence(IssuanceRequest(
+            department_id=self.department_id, type_code=type_code,
+            data=data if data is not None else sample_licence_data(type_code), **kw))
+
+
+def make_domain(home: Path, *, region: str = "440000", region_name: str = "广东省",
+                port: int | None = None, department_name: str = DEPARTMENT_NAME,
+                department_uscc: str = DEPARTMENT_USCC,
+                issue_samples: bool = True) -> DomainUnderTest:
+    """init + one department granted every shipped type (+ one licence of each)."""
+    port = port or free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    settings = load_settings(home, region_code=region, region_name=region_name,
+                             base_url=base_url, **TEST_PIN_ENV)
+    init_trust_domain(settings)
+    domain = TrustDomain.open(load_settings(home, **TEST_PIN_ENV))
+    onboarded = domain.add_department(name=department_name, uscc=department_uscc,
+                                      licence_types=list(sample_type_codes()))
+    under_test = DomainUnderTest(home=home, domain=domain, base_url=base_url,
+                                 department_id=onboarded.department_id,
+                                 seal_id=onboarded.seal_id, api_key=onboarded.api_key)
+    if issue_samples:
+        for code in sample_type_codes():
+            under_test.licences[code] = under_test.issue(code)
+    return under_test
+
+
+@contextlib.contextmanager
+def serving(under_test: DomainUnderTest) -> Iterator[str]:
+    """Serve the real app for this domain on the port its base URL names."""
+    from api.app import create_app
+
+    port = int(under_test.base_url.rsplit(":", 1)[1])
+    app = create_app(under_test.domain.settings, domain=under_test.domain)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(under_test.base_url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    else:
+        raise RuntimeError("test server did not start")
+    try:
+        yield under_test.base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
