@@ -26,6 +26,7 @@ class Licence(SQLModel, table=True):
     __tablename__ = "licence"
     __table_args__ = (
         UniqueConstraint("department_id", "idempotency_key", name="uq_licence_idempotency"),
+        UniqueConstraint("department_id", "status_index", name="uq_licence_status_index"),
     )
 
     licence_id: str = Field(primary_key=True, max_length=64)
@@ -43,6 +44,9 @@ class Licence(SQLModel, table=True):
     seal_id: str | None = Field(default=None, max_length=64)
     idempotency_key: str | None = Field(default=None, max_length=200)
     request_digest: str | None = Field(default=None, max_length=64)  # sha256 hex
+    # Position in the issuing department's signed status list (certs/status_list.py),
+    # allocated at issuance, never reused; None for licences recorded without one.
+    status_index: int | None = Field(default=None)
     created_at: dt.datetime = Field(default_factory=_now)
 
 
@@ -74,3 +78,13 @@ class LicenceSerial(SQLModel, table=True):
     type_code: str = Field(primary_key=True, max_length=12)
     issuer_uscc: str = Field(primary_key=True, max_length=18)
     last_serial: int = 0
+
+
+class LicenceStatusIndexCounter(SQLModel, table=True):
+    """The next status-list index per issuing department: only ever incremented, so an
+    index once handed out (even by a rolled-back issue) names at most one licence."""
+
+    __tablename__ = "licence_status_index_counter"
+
+    department_id: str = Field(primary_key=True, max_length=64)
+    next_index: int = 0

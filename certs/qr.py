@@ -9,6 +9,7 @@ keys to stay short:
     5 valid from (YYYY-MM-DD)   6 valid until (YYYY-MM-DD, absent when open-ended)
     7 issuer name   8 issuer USCC   9 issued at (epoch seconds, UTC)
     10 SHA-256 of the canonical licence data   11 verification URL (optional)
+    12 index in the issuer's signed status list (optional; certs/status_list.py)
 
 The signer never sees a key here: ``sign`` receives the COSE Sig_structure and returns a
 DER ECDSA signature (what an HSM-backed key yields); COSE wants raw r||s, converted here.
@@ -60,6 +61,7 @@ class QrClaims:
     issued_at: dt.datetime
     data_digest: bytes
     verify_url: str | None = None
+    status_index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,8 @@ def _claims_map(c: QrClaims) -> dict[int, Any]:
         result[6] = c.valid_until.isoformat()
     if c.verify_url:
         result[11] = c.verify_url
+    if c.status_index is not None:
+        result[12] = c.status_index
     return result
 
 
@@ -205,6 +209,11 @@ def _claims_from_map(m: Any, kid: bytes) -> QrClaims:
     issued = m.get(9)
     if not isinstance(issued, int) or not 0 <= issued < 2**40:
         raise QrPayloadError("QR claim issued_at missing or not a timestamp")
+    status_index = m.get(12)
+    if status_index is not None and (not isinstance(status_index, int)
+                                     or isinstance(status_index, bool)
+                                     or not 0 <= status_index < 2**32):
+        raise QrPayloadError("QR claim status_index is not a non-negative integer")
     digest = m.get(10)
     if not isinstance(digest, bytes) or len(digest) != 32:
         raise QrPayloadError("QR claim data_digest missing or not 32 bytes")
@@ -221,4 +230,5 @@ def _claims_from_map(m: Any, kid: bytes) -> QrClaims:
         issued_at=dt.datetime.fromtimestamp(issued, dt.UTC),
         data_digest=digest,
         verify_url=text(11, "verify_url", optional=True),
+        status_index=status_index,
     )

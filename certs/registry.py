@@ -8,7 +8,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -21,6 +21,7 @@ from certs.models import (
     LicenceSerial,
     LicenceStatus,
     LicenceStatusChange,
+    LicenceStatusIndexCounter,
 )
 
 S = LicenceStatus
@@ -61,6 +62,24 @@ def allocate_licence_id(session: Session, type_code: str, issuer_uscc: str) -> L
     return LicenceId(type_code, issuer_uscc, row.last_serial, 1)
 
 
+def allocate_status_index(session: Session, department_id: str) -> int:
+    """The next index in the department's status list (0, 1, 2, ...), never reused.
+    Same locking recipe as ``allocate_licence_id``: the row update takes the write lock."""
+    bump = (update(LicenceStatusIndexCounter)
+            .where(LicenceStatusIndexCounter.department_id == department_id)
+            .values(next_index=LicenceStatusIndexCounter.next_index + 1))
+    if session.exec(bump).rowcount == 0:  # type: ignore[call-overload]
+        try:
+            with session.begin_nested():
+                session.add(LicenceStatusIndexCounter(department_id=department_id,
+                                                      next_index=1))
+        except IntegrityError:  # another issuer created the row first
+            session.exec(bump)  # type: ignore[call-overload]
+    row = session.get(LicenceStatusIndexCounter, department_id, populate_existing=True)
+    assert row is not None
+    return row.next_index - 1
+
+
 def find_idempotent(session: Session, department_id: str, idempotency_key: str,
                     digest: str) -> Licence | None:
     """The licence a previous request with this key issued, if any; the same key with a
@@ -90,6 +109,7 @@ def record_licence(
     idempotency_key: str | None = None,
     request_digest: str | None = None,
     supersedes: str | None = None,
+    status_index: int | None = None,
 ) -> Licence:
     """Store the licence, its signed PDF and its first history entry (flushed, not
     committed: the caller's transaction decides). A superseded predecessor is marked."""
@@ -100,6 +120,7 @@ def record_licence(
         status=S.VALID, issued_at=issued_at, valid_from=valid_from, valid_until=valid_until,
         version=licence_id.version, supersedes=supersedes, seal_id=seal_id,
         idempotency_key=idempotency_key, request_digest=request_digest,
+        status_index=status_index,
     )
     if supersedes is not None:
         change_status(session, supersedes, S.SUPERSEDED,
@@ -176,3 +197,19 @@ def change_status(session: Session, licence_id: str, to: str, reason: str, actor
                                     to_status=target, reason=reason, actor=actor, at=when))
     session.flush()
     return licence
+
+
+def department_status_entries(session: Session, department_id: str
+                              ) -> list[tuple[int, LicenceStatus]]:
+    """(status index, recorded status) of every licence of a department that has an index."""
+    rows = session.exec(select(Licence.status_index, Licence.status)
+                        .where(Licence.department_id == department_id,
+                               Licence.status_index.is_not(None))  # type: ignore[union-attr]
+                        .order_by(Licence.status_index))
+    return [(index, LicenceStatus(status)) for index, status in rows]
+
+
+def licence_status_generation(session: Session) -> int:
+    """Moves whenever any licence is issued or changes status (the newest history row):
+    one primary-key lookup, cheap enough to ask before serving a cached status list."""
+    return session.exec(select(func.max(LicenceStatusChange.id))).one() or 0

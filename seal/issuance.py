@@ -29,6 +29,7 @@ from certs.models import Licence
 from certs.qr import QrClaims, encode_qr_payload, kid_of_certificate
 from certs.registry import (
     allocate_licence_id,
+    allocate_status_index,
     find_idempotent,
     get_licence_pdf,
     record_licence,
@@ -115,10 +116,14 @@ def issue_licence(session: Session, services: SealingServices, catalogue: Catalo
     if seal is None:
         raise SealUnusable(f"department {department.department_id} has no active seal")
     record = get_certificate(session, seal.certificate_serial)
+    if record.status != "good":  # a revoked or held certificate must not seal, whatever
+        raise SealUnusable(f"seal {seal.seal_id}: its certificate is {record.status} "
+                           f"({record.revocation_reason})")
     certificate = x509.load_der_x509_certificate(record.der)
     seal_key = services.token.private_key(seal.key_label)
 
     licence_id = allocate_licence_id(session, licence_type.code, department.department_id)
+    status_index = allocate_status_index(session, department.department_id)
     qr_text = encode_qr_payload(
         QrClaims(
             kid=kid_of_certificate(certificate.public_bytes(serialization.Encoding.DER)),
@@ -127,6 +132,7 @@ def issue_licence(session: Session, services: SealingServices, catalogue: Catalo
             valid_from=valid_from, valid_until=valid_until,
             issuer_name=department.name, issuer_uscc=department.department_id,
             issued_at=now, data_digest=data_digest(data), verify_url=services.verify_url,
+            status_index=status_index,
         ),
         sign=lambda message: seal_key.sign(message, ec.ECDSA(hashes.SHA256())),
     )
@@ -146,13 +152,13 @@ def issue_licence(session: Session, services: SealingServices, catalogue: Catalo
     )
     return _store(session, request, department.department_id, licence_id, data,
                   holder_identifier, holder_name, valid_from, valid_until, now, sealed,
-                  seal.seal_id, digest)
+                  seal.seal_id, digest, status_index)
 
 
 def _store(session: Session, request: IssuanceRequest, department_id: str,
            licence_id: LicenceId, data: dict, holder_identifier: str, holder_name: str,
            valid_from: dt.date, valid_until: dt.date | None, now: dt.datetime, pdf: bytes,
-           seal_id: str, digest: str) -> IssuedLicence:
+           seal_id: str, digest: str, status_index: int) -> IssuedLicence:
     try:
         licence = record_licence(
             session, licence_id=licence_id, department_id=department_id,
@@ -160,6 +166,7 @@ def _store(session: Session, request: IssuanceRequest, department_id: str,
             issued_at=now, valid_from=valid_from, valid_until=valid_until, pdf=pdf,
             actor=request.actor or department_id, seal_id=seal_id,
             idempotency_key=request.idempotency_key, request_digest=digest,
+            status_index=status_index,
         )
         session.commit()
     except IntegrityError:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 23:47:23.072621
+Create Date: 2026-11-21 23:55:01.142708
 """
 
 from alembic import op
@@ -28,6 +28,26 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
+    op.create_table('ca_trust_list_publication',
+    sa.Column('sequence_number', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('issued_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('next_update', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('jws', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('sequence_number')
+    )
+    op.create_table('ca_trust_service',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('service_type', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('certificate_der', sa.LargeBinary(), nullable=False),
+    sa.Column('sha256_fingerprint', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('listed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('sha256_fingerprint')
+    )
+    with op.batch_alter_table('ca_trust_service', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ca_trust_service_service_type'), ['service_type'], unique=False)
+
     op.create_table('department',
     sa.Column('department_id', sqlmodel.sql.sqltypes.AutoString(length=18), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -52,10 +72,12 @@ def upgrade() -> None:
     sa.Column('seal_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('request_digest', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('status_index', sa.Integer(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['supersedes'], ['licence.licence_id'], ),
     sa.PrimaryKeyConstraint('licence_id'),
-    sa.UniqueConstraint('department_id', 'idempotency_key', name='uq_licence_idempotency')
+    sa.UniqueConstraint('department_id', 'idempotency_key', name='uq_licence_idempotency'),
+    sa.UniqueConstraint('department_id', 'status_index', name='uq_licence_status_index')
     )
     with op.batch_alter_table('licence', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_licence_department_id'), ['department_id'], unique=False)
@@ -67,6 +89,11 @@ def upgrade() -> None:
     sa.Column('issuer_uscc', sqlmodel.sql.sqltypes.AutoString(length=18), nullable=False),
     sa.Column('last_serial', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('type_code', 'issuer_uscc')
+    )
+    op.create_table('licence_status_index_counter',
+    sa.Column('department_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('next_index', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('department_id')
     )
     op.create_table('ca_crl',
     sa.Column('ca_name', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
@@ -102,6 +129,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ca_issued_certificate_role'), ['role'], unique=False)
         batch_op.create_index(batch_op.f('ix_ca_issued_certificate_sha256_fingerprint'), ['sha256_fingerprint'], unique=False)
         batch_op.create_index(batch_op.f('ix_ca_issued_certificate_status'), ['status'], unique=False)
+
+    op.create_table('ca_trust_service_status',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('service_id', sa.Integer(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('since', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=1024), nullable=True),
+    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['service_id'], ['ca_trust_service.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('ca_trust_service_status', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ca_trust_service_status_service_id'), ['service_id'], unique=False)
 
     op.create_table('department_api_key',
     sa.Column('key_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -208,6 +249,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_department_api_key_department_id'))
 
     op.drop_table('department_api_key')
+    with op.batch_alter_table('ca_trust_service_status', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ca_trust_service_status_service_id'))
+
+    op.drop_table('ca_trust_service_status')
     with op.batch_alter_table('ca_issued_certificate', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ca_issued_certificate_status'))
         batch_op.drop_index(batch_op.f('ix_ca_issued_certificate_sha256_fingerprint'))
@@ -217,6 +262,7 @@ def downgrade() -> None:
 
     op.drop_table('ca_issued_certificate')
     op.drop_table('ca_crl')
+    op.drop_table('licence_status_index_counter')
     op.drop_table('licence_serial')
     with op.batch_alter_table('licence', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_licence_type_code'))
@@ -225,5 +271,10 @@ def downgrade() -> None:
 
     op.drop_table('licence')
     op.drop_table('department')
+    with op.batch_alter_table('ca_trust_service', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ca_trust_service_service_type'))
+
+    op.drop_table('ca_trust_service')
+    op.drop_table('ca_trust_list_publication')
     op.drop_table('ca_authority')
     # ### end Alembic commands ###
