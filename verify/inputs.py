@@ -1,0 +1,46 @@
+"""One entry point for whatever a relying party hands over: PDF bytes, a PNG/JPEG image
+holding the QR code, or the QR text itself."""
+
+from __future__ import annotations
+
+import asyncio
+
+from certs.qr import PREFIX
+from verify.context import VerificationContext
+from verify.errors import UnusableInput
+from verify.image import decode_qr_image
+from verify.pdf import verify_pdf
+from verify.qr import verify_qr_text
+from verify.report import VerificationReport
+
+_PNG = b"\x89PNG\r\n\x1a\n"
+_JPEG = b"\xff\xd8\xff"
+
+
+def kind_of(data: bytes) -> str:
+    """"pdf", "image" or "qr-text" by content, not by file name."""
+    if not data:
+        raise UnusableInput("the input is empty")
+    if b"%PDF-" in data[:1024]:
+        return "pdf"
+    if data.startswith(_PNG) or data.startswith(_JPEG):
+        return "image"
+    try:
+        text = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        text = ""
+    if text.startswith(PREFIX):
+        return "qr-text"
+    raise UnusableInput("not a PDF, a PNG/JPEG image or a licence QR text "
+                        f"(QR texts start with {PREFIX})")
+
+
+async def verify_bytes(data: bytes, context: VerificationContext) -> VerificationReport:
+    kind = kind_of(data)
+    if kind == "pdf":
+        return await verify_pdf(data, context)
+    if kind == "image":
+        # zxing and Pillow work is CPU-bound: keep it off the event loop.
+        text = await asyncio.to_thread(decode_qr_image, data, context.limits)
+        return await verify_qr_text(text, context)
+    return await verify_qr_text(data.decode("utf-8"), context)

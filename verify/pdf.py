@@ -1,0 +1,351 @@
+"""Verify a sealed licence PDF (PAdES B-LT, one certification signature named "Seal").
+
+Order of work: bound the input → read it (unreadable: UnusableInput) → exactly one
+signature → pyHanko's async validation at the signature time-stamp's time with trust roots
+from the trust lists and revocation data from the DSS only (no fetching: "at signing
+time") → changes after signing denied unless pyHanko's difference analysis finds nothing
+but validation data and document time-stamps → the chain's place in the trust lists at the
+signing time → the seal certificate's status now → the licence data and the QR code of the
+signed revision, checked against each other and the signature.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+from typing import Any
+
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
+from pyhanko_certvalidator import ValidationContext
+
+from certs.canonical import data_digest
+from certs.document import extract_licence_data
+from certs.errors import AttachmentError, InvalidIdentifier, QrPayloadError
+from certs.licence_id import parse_licence_id
+from certs.qr import decode_qr_payload, kid_of_certificate
+from verify.chain import place, signer_facts, trust_list_check, trust_list_freshness
+from verify.context import VerificationContext
+from verify.errors import InputTooLarge, NotSigned, UnusableInput
+from verify.licence import licence_status_check, revocation_now_check, validity_check
+from verify.pdf_qr import qr_texts_of_first_page
+from verify.qr import signature_check
+from verify.report import (
+    Check,
+    InputKind,
+    VerificationReport,
+    failed,
+    passed,
+    undecided,
+)
+
+log = logging.getLogger("verify.pdf")
+SEAL_FIELD_NAME = "Seal"
+_ALLOWED_LATER = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
+# pyHanko sub-indications that mean "revocation data missing or out of bounds", i.e.
+# cannot decide, as opposed to a chain that is wrong.
+_REVINFO_PROBLEMS = {"TRY_LATER", "REVOCATION_OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NO_POE",
+                     "NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED"}
+_SEAL_KEY_USAGE = KeyUsageConstraints(key_usage={"non_repudiation", "digital_signature"},
+                                      match_all_key_usages=False)
+
+
+def open_pdf(data: bytes, context: VerificationContext) -> PdfFileReader:
+    limits = context.limits
+    if not data:
+        raise UnusableInput("the file is empty")
+    if len(data) > limits.max_pdf_bytes:
+        raise InputTooLarge(f"PDF larger than {limits.max_pdf_bytes} bytes")
+    if b"%PDF-" not in data[:1024]:
+        raise UnusableInput("not a PDF (no %PDF- header)")
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        revisions = reader.xrefs.total_revisions
+        objects = sum(1 for _ in reader.xrefs.explicit_refs_in_revision(revisions - 1))
+        signatures = reader.embedded_signatures
+    except InputTooLarge:
+        raise
+    except Exception as exc:  # pyHanko raises many types on malformed files
+        raise UnusableInput(f"the PDF cannot be read ({type(exc).__name__})") from None
+    if revisions > limits.max_revisions:
+        raise InputTooLarge(f"PDF has {revisions} revisions (limit {limits.max_revisions})")
+    if objects > limits.max_objects:
+        raise InputTooLarge(f"PDF has {objects} objects (limit {limits.max_objects})")
+    if not any(s.sig_object_type == "/Sig" for s in signatures):
+        raise NotSigned("the PDF carries no signature: it is not a sealed licence")
+    if len(signatures) > limits.max_signatures:
+        raise InputTooLarge(f"PDF has {len(signatures)} signatures")
+    return reader
+
+
+async def verify_pdf(data: bytes, context: VerificationContext) -> VerificationReport:
+    reader = open_pdf(data, context)
+    now = context.now()
+    checks: list[Check] = [trust_list_freshness(context, now)]
+    signatures = reader.embedded_signatures
+    regular = [s for s in signatures if s.sig_object_type == "/Sig"]
+    seal = regular[0]
+    if len(regular) == 1 and seal.field_name == SEAL_FIELD_NAME:
+        checks.append(passed("signature.count", "文件含一个电子印章签名",
+                             "the document carries exactly one seal signature"))
+    else:
+        checks.append(failed("signature.count", "签名数量或名称不符（应仅有一个电子印章签名）",
+                             "the document must carry exactly one signature, the seal "
+                             f"(found {[s.field_name for s in regular]})"))
+    signing_time = _timestamp_time(seal)
+    moment = signing_time or now
+    dss = _read_dss(reader)
+    status = await _validate(seal, dss, context, moment)
+    if status is None:
+        checks.append(failed("signature.integrity", "签名结构损坏，无法验证",
+                             "the signature is malformed and cannot be validated"))
+        return _report(checks, context, now)
+
+    signed_bytes = _signed_revision_bytes(data, seal)
+    certificate = x509.load_der_x509_certificate(status.signing_cert.dump())
+    placement = place(certificate, context)
+    checks += _integrity_checks(status, seal)
+    checks += _trust_checks(status, certificate, context, placement, moment)
+    checks.append(await revocation_now_check(certificate, placement.issuer, context,
+                                             embedded_ocsp=_embedded_ocsp(dss)))
+    licence, more = await _content_checks(data, signed_bytes, certificate, context, now)
+    checks += more
+    return _report(checks, context, now, licence=licence, signer=signer_facts(certificate),
+                   trust=placement.trust,
+                   signing_time=signing_time if status.timestamp_validity else None)
+
+
+def _report(checks, context, now, **facts) -> VerificationReport:
+    return VerificationReport(kind=InputKind.PDF, checks=tuple(checks), verified_at=now,
+                              offline=context.offline, **facts)
+
+
+def _timestamp_time(seal) -> dt.datetime | None:
+    """genTime of the signature time-stamp token (checked later by pyHanko)."""
+    try:
+        for attr in seal.signer_info["unsigned_attrs"]:
+            if attr["type"].native == "signature_time_stamp_token":
+                token = attr["values"][0]
+                tst = token["content"]["encap_content_info"]["content"].parsed
+                return tst["gen_time"].native
+    except Exception:  # malformed attributes: no time, and the timestamp check fails
+        return None
+    return None
+
+
+def _read_dss(reader: PdfFileReader) -> DocumentSecurityStore | None:
+    try:
+        return DocumentSecurityStore.read_dss(reader)
+    except Exception:  # no DSS, or a malformed one: validation then lacks revocation data
+        return None
+
+
+def _embedded_ocsp(dss: DocumentSecurityStore | None) -> tuple[bytes, ...]:
+    if dss is None:
+        return ()
+    found = []
+    for ref in list(dss.ocsps)[:16]:
+        try:
+            found.append(ref.get_object().data)
+        except Exception as exc:  # an unreadable entry is simply not used
+            log.info("unreadable DSS OCSP entry: %s", type(exc).__name__)
+    return tuple(found)
+
+
+async def _validate(seal, dss: DocumentSecurityStore | None, context: VerificationContext,
+                    moment: dt.datetime) -> PdfSignatureStatus | None:
+    roots = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+             for c in context.root_certificates()]
+    kwargs: dict[str, Any] = {"trust_roots": roots, "allow_fetching": False,
+                              "revocation_mode": "hard-fail", "moment": moment}
+    try:
+        vc = dss.as_validation_context(kwargs) if dss is not None else ValidationContext(
+            **kwargs)
+        return await async_validate_pdf_signature(
+            seal, signer_validation_context=vc, ts_validation_context=vc,
+            key_usage_settings=_SEAL_KEY_USAGE)
+    except Exception as exc:  # malformed CMS, ByteRange, DSS: a forged or broken file
+        log.info("signature validation failed: %s: %s", type(exc).__name__, exc)
+        return None
+
+
+def _signed_revision_bytes(data: bytes, seal) -> bytes:
+    byte_range = [int(v) for v in seal.sig_object["/ByteRange"]]
+    return data[:byte_range[2] + byte_range[3]]
+
+
+def _integrity_checks(status: PdfSignatureStatus, seal) -> list[Check]:
+    checks = []
+    if status.intact and status.valid:
+        checks.append(passed("signature.integrity", "签名完整，文件签名后内容未被改动",
+                             "the signature is cryptographically sound over the signed bytes",
+                             md_algorithm=status.md_algorithm))
+    else:
+        checks.append(failed("signature.integrity", "签名校验失败：文件内容已被篡改",
+                             "the signature does not match the signed bytes: the document "
+                             "was altered", intact=status.intact, valid=status.valid))
+    coverage = status.coverage
+    if coverage is SignatureCoverageLevel.ENTIRE_FILE:
+        checks.append(passed("signature.coverage", "签名覆盖整个文件",
+                             "the signature covers the entire file"))
+    elif coverage is SignatureCoverageLevel.ENTIRE_REVISION:
+        checks.append(passed("signature.coverage", "签名覆盖其签署的版本，其后有增量更新",
+                             "the signature covers its revision; later updates follow",
+                             coverage=coverage.name))
+    else:
+        checks.append(failed("signature.coverage", "签名未覆盖完整的文件版本",
+                             "the signature does not cover a whole revision of the file",
+                             coverage=coverage.name if coverage else None))
+    level = status.modification_level
+    certified = seal.docmdp_level is not None
+    if coverage is SignatureCoverageLevel.ENTIRE_FILE and level is ModificationLevel.NONE:
+        checks.append(passed("signature.modifications", "签名后无任何修改",
+                             "nothing was changed after signing", certified=certified))
+    elif level in _ALLOWED_LATER and status.docmdp_ok:
+        checks.append(passed("signature.modifications", "签名后仅添加了验证数据或文档时间戳",
+                             "after signing only validation data or document time-stamps "
+                             "were added", level=level.name))
+    else:
+        checks.append(failed("signature.modifications", "签名后文件被修改（内容、注释或表单）",
+                             "the document was modified after signing (content, annotations "
+                             "or form fields)", level=level.name if level else None,
+                             docmdp_ok=status.docmdp_ok))
+    return checks
+
+
+def _trust_checks(status: PdfSignatureStatus, certificate: x509.Certificate,
+                  context: VerificationContext, placement, moment: dt.datetime) -> list[Check]:
+    checks = []
+    indic = status.trust_problem_indic.name if status.trust_problem_indic else None
+    if status.trusted or status.revoked:
+        checks.append(passed("chain.trusted", "签章证书链接到信任列表中的根证书",
+                             "the seal certificate chains to a root of an accepted trust list",
+                             at=moment))
+    elif indic in _REVINFO_PROBLEMS:
+        checks.append(undecided("chain.trusted", "缺少签署时的吊销信息，无法判定证书链",
+                                "revocation data for the signing time is missing, so the chain "
+                                "cannot be judged", indication=indic))
+    else:
+        checks.append(failed("chain.trusted", "签章证书无法链接到信任列表中的根证书",
+                             "the seal certificate does not chain to a root of an accepted "
+                             "trust list", indication=indic))
+    checks.append(trust_list_check(placement, context, moment))
+    checks.append(_key_usage_check(certificate))
+    if status.revoked:
+        checks.append(failed("revocation.at_signing", "签署时签章证书已被吊销",
+                             "the seal certificate was revoked at the signing time"))
+    elif status.trusted:
+        checks.append(passed("revocation.at_signing", "签署时签章证书未被吊销（文件内嵌验证数据）",
+                             "the seal certificate was not revoked at the signing time "
+                             "(validation data embedded in the document)", at=moment))
+    elif indic in _REVINFO_PROBLEMS:
+        checks.append(undecided("revocation.at_signing", "文件未内嵌签署时的吊销信息",
+                                "the document lacks revocation data for the signing time"))
+    checks.append(_timestamp_check(status, context))
+    return checks
+
+
+def _key_usage_check(certificate: x509.Certificate) -> Check:
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+        ok = usage.content_commitment or usage.digital_signature
+    except x509.ExtensionNotFound:
+        ok = False
+    if ok:
+        return passed("certificate.key_usage", "证书密钥用途允许签名",
+                      "the certificate's key usage allows signing")
+    return failed("certificate.key_usage", "证书密钥用途不允许签名",
+                  "the certificate's key usage does not allow signing")
+
+
+def _timestamp_check(status: PdfSignatureStatus, context: VerificationContext) -> Check:
+    code = "timestamp.signature"
+    ts = status.timestamp_validity
+    if ts is None:
+        return failed(code, "缺少签名时间戳", "the signature has no signature time-stamp")
+    if not (ts.intact and ts.valid):
+        return failed(code, "签名时间戳无效", "the signature time-stamp does not verify")
+    if not ts.trusted:
+        return failed(code, "时间戳机构不受信任", "the time-stamp authority is not trusted")
+    tsa = x509.load_der_x509_certificate(ts.signing_cert.dump())
+    listed = context.granted_at(tsa, "tsa", ts.timestamp)
+    if listed is None:
+        return failed(code, "时间戳机构未列于信任列表", "the time-stamp authority is not granted "
+                      "in an accepted trust list at the time-stamp's time",
+                      tsa=tsa.subject.rfc4514_string())
+    return passed(code, f"签名时间（可信时间戳）：{ts.timestamp.isoformat()}",
+                  f"signed at {ts.timestamp.isoformat()} (trusted time-stamp)",
+                  time=ts.timestamp, tsa=tsa.subject.rfc4514_string())
+
+
+async def _content_checks(data: bytes, signed_bytes: bytes, certificate: x509.Certificate,
+                          context: VerificationContext, now: dt.datetime
+                          ) -> tuple[dict | None, list[Check]]:
+    """licence.json and the QR code of the signed revision, against each other."""
+    checks: list[Check] = []
+    try:
+        envelope = extract_licence_data(signed_bytes)
+        licence_id = parse_licence_id(envelope["licence_id"])
+        if licence_id.type_code != envelope.get("type_code"):
+            raise AttachmentError("licence id and type code disagree")
+        current = extract_licence_data(data)
+    except (AttachmentError, InvalidIdentifier, KeyError, TypeError) as exc:
+        checks.append(failed("licence.data_matches", "签署版本中的证照数据缺失或无效",
+                             f"the licence data of the signed revision is missing or invalid: "
+                             f"{exc}"))
+        return None, checks
+    if current != envelope:
+        checks.append(failed("licence.data_matches", "签署后证照数据被替换",
+                             "the licence data attachment was replaced after signing"))
+        return None, checks
+    checks.append(passed("licence.data_matches", "内嵌证照数据属于签署内容且完整",
+                         "the embedded licence data is part of the signed content and intact",
+                         licence_id=envelope["licence_id"]))
+    licence = {k: envelope.get(k) for k in
+               ("licence_id", "type_code", "type_name", "issuer_name", "issued_at")}
+    licence["data"] = envelope.get("data")
+
+    texts = qr_texts_of_first_page(signed_bytes, context.limits)
+    if len(texts) != 1:
+        checks.append(failed("qr.signature", "签署内容中找不到唯一的证照二维码",
+                             f"the signed page must carry exactly one licence QR code "
+                             f"(found {len(texts)})"))
+        return licence, checks
+    try:
+        decoded = decode_qr_payload(texts[0])
+    except QrPayloadError as exc:
+        checks.append(failed("qr.signature", "二维码内容无效", f"the QR code is invalid: {exc}"))
+        return licence, checks
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    if decoded.kid != kid_of_certificate(der):
+        checks.append(failed("qr.signature", "二维码不是由该文件的签章证书签名",
+                             "the QR is not signed by the document's seal certificate"))
+    else:
+        checks.append(signature_check(decoded, certificate))
+    claims = decoded.claims
+    mismatches = [name for name, ok in (
+        ("licence_id", claims.licence_id == envelope["licence_id"]),
+        ("type_code", claims.type_code == envelope.get("type_code")),
+        ("data_digest", claims.data_digest == data_digest(envelope.get("data"))),
+        ("issuer_uscc", claims.issuer_uscc == signer_facts(certificate).uscc),
+    ) if not ok]
+    if mismatches:
+        checks.append(failed("qr.matches_document", "二维码与文件内容不一致",
+                             "the QR code does not match the document", fields=mismatches))
+    else:
+        checks.append(passed("qr.matches_document", "二维码与文件内容一致",
+                             "the QR code matches the document's licence data"))
+    licence.update(holder_id_masked=claims.holder_id_masked, valid_from=claims.valid_from,
+                   valid_until=claims.valid_until, holder_name=claims.holder_name,
+                   issuer_uscc=claims.issuer_uscc)
+    checks.append(validity_check(claims, now))
+    checks.append(await licence_status_check(claims, context))
+    return licence, checks

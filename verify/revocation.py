@@ -1,0 +1,213 @@
+"""The seal certificate's status now: OCSP at the URL in its AIA extension, with a timeout,
+answers checked (signed by the issuer or a responder it delegated to) and cached. Offline,
+only the cache is consulted. Network access sits behind ``OcspTransport`` so tests and
+offline counters run without sockets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+
+log = logging.getLogger("verify.revocation")
+MAX_OCSP_RESPONSE_BYTES = 64 * 1024
+# An answer without nextUpdate is fresh this long (RFC 5019 responders always set it).
+DEFAULT_FRESHNESS = dt.timedelta(hours=1)
+
+OcspTransport = Callable[[str, bytes, float], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
+class CertificateStatusFact:
+    status: str  # "good", "revoked", "unknown"
+    this_update: dt.datetime
+    next_update: dt.datetime | None
+    live: bool  # fetched for this verification (False: from the cache)
+    source: str
+    revoked_at: dt.datetime | None = None
+    reason: str | None = None
+
+
+class CertificateStatusSource(Protocol):
+    async def status_now(self, certificate: x509.Certificate, issuer: x509.Certificate,
+                         *, offline: bool, now: dt.datetime) -> CertificateStatusFact | None:
+        ...
+
+
+async def http_post_ocsp(url: str, request: bytes, timeout: float) -> bytes:
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+        response = await client.post(url, content=request,
+                                     headers={"Content-Type": "application/ocsp-request"})
+        response.raise_for_status()
+        if len(response.content) > MAX_OCSP_RESPONSE_BYTES:
+            raise ValueError("OCSP response too large")
+        return response.content
+
+
+class OcspStatusSource:
+    """OCSP over HTTP with a cache (in memory, and in ``cache_dir`` when given, so an offline
+    run can use what an earlier online run fetched)."""
+
+    def __init__(self, *, transport: OcspTransport = http_post_ocsp, timeout: float = 3.0,
+                 cache_dir: Path | None = None) -> None:
+        self._transport = transport
+        self._timeout = timeout
+        self._cache_dir = cache_dir
+        self._memory: dict[str, bytes] = {}
+
+    async def status_now(self, certificate: x509.Certificate, issuer: x509.Certificate,
+                         *, offline: bool, now: dt.datetime) -> CertificateStatusFact | None:
+        key = _cache_key(certificate)
+        cached = self._cached(key)
+        if cached is not None:
+            fact = read_ocsp_response(cached, certificate, issuer, live=False, source="cache")
+            if fact is not None and (offline or fact.status == "revoked"
+                                     or is_fresh(fact, now)):
+                return fact
+        if offline:
+            return None
+        url = ocsp_url(certificate)
+        if url is None:
+            return None
+        request = (ocsp.OCSPRequestBuilder()
+                   .add_certificate(certificate, issuer, hashes.SHA1())  # noqa: S303 - an id
+                   .build().public_bytes(serialization.Encoding.DER))
+        try:
+            answer = await self._transport(url, request, self._timeout)
+        except Exception as exc:  # network failures of every kind: indeterminate, not a crash
+            log.info("OCSP %s unreachable: %s", url, type(exc).__name__)
+            return None
+        fact = read_ocsp_response(answer, certificate, issuer, live=True, source=url)
+        if fact is not None:
+            self._store(key, answer)
+        return fact
+
+    def _cached(self, key: str) -> bytes | None:
+        if key in self._memory:
+            return self._memory[key]
+        if self._cache_dir is not None:
+            path = self._cache_dir / f"{key}.ocsp"
+            if path.is_file() and path.stat().st_size <= MAX_OCSP_RESPONSE_BYTES:
+                return path.read_bytes()
+        return None
+
+    def _store(self, key: str, answer: bytes) -> None:
+        self._memory[key] = answer
+        if self._cache_dir is not None:
+            try:
+                self._cache_dir.mkdir(parents=True, exist_ok=True)
+                (self._cache_dir / f"{key}.ocsp").write_bytes(answer)
+            except OSError as exc:  # a read-only cache is no reason to fail a verification
+                log.info("OCSP cache not written: %s", exc)
+
+
+def ocsp_url(certificate: x509.Certificate) -> str | None:
+    try:
+        aia = certificate.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
+    except x509.ExtensionNotFound:
+        return None
+    for desc in aia.value:
+        if (desc.access_method == AuthorityInformationAccessOID.OCSP
+                and isinstance(desc.access_location, x509.UniformResourceIdentifier)
+                and desc.access_location.value.startswith(("http://", "https://"))):
+            return desc.access_location.value
+    return None
+
+
+def read_ocsp_response(der: bytes, certificate: x509.Certificate, issuer: x509.Certificate,
+                       *, live: bool, source: str) -> CertificateStatusFact | None:
+    """The status an OCSP response gives for ``certificate``; None unless the response is
+    well-formed, about this certificate and signed by the issuer or its delegated responder."""
+    try:
+        response = ocsp.load_der_ocsp_response(der)
+        if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return None
+        if response.serial_number != certificate.serial_number:
+            return None
+        expected_key_hash = hashlib.new(response.hash_algorithm.name, _spki_key(issuer)).digest()
+        if response.issuer_key_hash != expected_key_hash:
+            return None
+        signer = _response_signer(response, issuer)
+        if signer is None or not _signature_ok(signer, response):
+            return None
+    except (ValueError, TypeError, AttributeError):
+        return None
+    status = {ocsp.OCSPCertStatus.GOOD: "good", ocsp.OCSPCertStatus.REVOKED: "revoked"}.get(
+        response.certificate_status, "unknown")
+    return CertificateStatusFact(
+        status=status, this_update=response.this_update_utc,
+        next_update=response.next_update_utc, live=live, source=source,
+        revoked_at=response.revocation_time_utc if status == "revoked" else None,
+        reason=(response.revocation_reason.name if status == "revoked"
+                and response.revocation_reason else None),
+    )
+
+
+def is_fresh(fact: CertificateStatusFact, now: dt.datetime) -> bool:
+    until = fact.next_update or fact.this_update + DEFAULT_FRESHNESS
+    return fact.this_update <= now + dt.timedelta(minutes=5) and now < until
+
+
+def _cache_key(certificate: x509.Certificate) -> str:
+    return certificate.fingerprint(hashes.SHA256()).hex()
+
+
+def _spki_key(certificate: x509.Certificate) -> bytes:
+    """The BIT STRING contents of the subjectPublicKey (what OCSP's issuerKeyHash hashes)."""
+    from asn1crypto import keys
+
+    spki = certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]
+
+
+def _response_signer(response: ocsp.OCSPResponse, issuer: x509.Certificate
+                     ) -> x509.Certificate | None:
+    if _responder_is(response, issuer):
+        return issuer
+    for candidate in response.certificates:
+        if not _responder_is(response, candidate):
+            continue
+        try:
+            candidate.verify_directly_issued_by(issuer)
+            eku = candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
+            continue
+        if ExtendedKeyUsageOID.OCSP_SIGNING in eku:
+            return candidate
+    return None
+
+
+def _responder_is(response: ocsp.OCSPResponse, certificate: x509.Certificate) -> bool:
+    if response.responder_name is not None:
+        return response.responder_name == certificate.subject
+    return response.responder_key_hash == hashlib.sha1(_spki_key(certificate)).digest()  # noqa: S324
+
+
+def _signature_ok(signer: x509.Certificate, response: ocsp.OCSPResponse) -> bool:
+    key = signer.public_key()
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(response.signature, response.tbs_response_bytes,
+                       ec.ECDSA(response.signature_hash_algorithm))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(response.signature, response.tbs_response_bytes, padding.PKCS1v15(),
+                       response.signature_hash_algorithm)
+        else:
+            return False
+    except (InvalidSignature, TypeError, ValueError):
+        return False
+    return True
