@@ -159,7 +159,9 @@ class SignedTrustList:
 
 
 def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Microseconds kept when present: a withdrawal effective at 12:00:00.700 must not read
+    # back as 12:00:00 and take a signature time-stamped at 12:00:00.300 with it.
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _parse_time(text: str) -> datetime:

@@ -1,10 +1,165 @@
-"""CLI commands: trust. `register` adds this group's sub-commands to the parser."""
+"""CLI commands: trust. `certseal trust-list export|import|show|refresh|withdraw|publish`.
+
+Imported lists are kept under HOME/trust-lists/<region>/ (see ``certseal.trust``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+
+def _settings(args: argparse.Namespace):
+    from certseal.settings import load_settings
+
+    return load_settings(getattr(args, "home", None))
+
+
+def _domain(args: argparse.Namespace):
+    from certseal.domain import TrustDomain
+
+    return TrustDomain.open(_settings(args))
+
+
+def _warn(lines) -> None:
+    for line in lines:
+        print(f"certseal: warning: {line}", file=sys.stderr)
+
+
+def _instant(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no time zone (write e.g. 2025-01-31T12:00:00+08:00)")
+    return when
+
+
+def cmd_export(args: argparse.Namespace) -> dict:
+    from certseal.trust import export_trust_list
+
+    domain = _domain(args)
+    try:
+        return export_trust_list(domain, args.out).to_json()
+    finally:
+        domain.close()
+
+
+def cmd_import(args: argparse.Namespace) -> dict:
+    from ca.trustlist import TrustListError
+    from certseal.trust import import_trust_list
+
+    try:
+        data = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
+    except OSError as exc:
+        raise TrustListError(f"cannot read {args.file}: {exc.strerror}") from exc
+    from certseal.home import require_home
+
+    settings = _settings(args)
+    require_home(settings)
+    result = import_trust_list(settings, data, signer_fingerprint=args.signer_fingerprint,
+                               source_url=args.url)
+    if result.newly_pinned:
+        _warn([f"pinned the list signer of {result.region_name} ({result.region_code}): "
+               f"SHA-256 {result.signer_fingerprint} — confirm it with that region's operator"
+               + ("" if args.signer_fingerprint else
+                  " (or pass --signer-fingerprint next time)")])
+    return result.to_json()
+
+
+def cmd_show(args: argparse.Namespace) -> dict:
+    from certseal.trust import show_trust_lists
+
+    rows, warnings = show_trust_lists(_settings(args))
+    _warn(warnings)
+    return {"trust_lists": [r.to_json() for r in rows], "warnings": list(warnings)}
+
+
+def cmd_refresh(args: argparse.Namespace) -> dict:
+    from certseal.cli import CliError
+    from certseal.trust import refresh_trust_lists
+
+    report = refresh_trust_lists(_settings(args), timeout=args.timeout)
+    _warn(report.warnings)
+    if report.failed:
+        failed = [o.message for o in report.outcomes if o.outcome == "failed"]
+        raise CliError("trust-list refresh failed: " + "; ".join(failed), "refresh_failed")
+    return {"regions": [o.to_json() for o in report.outcomes],
+            "warnings": list(report.warnings)}
+
+
+def cmd_withdraw(args: argparse.Namespace) -> dict:
+    from certseal.trust import withdraw_service
+
+    domain = _domain(args)
+    try:
+        return withdraw_service(
+            domain, args.service, reason=args.reason, at=args.at,
+            certificate_fingerprint=args.certificate_fingerprint,
+            actor=f"operator:{getpass.getuser()}").to_json()
+    finally:
+        domain.close()
+
+
+def cmd_publish(args: argparse.Namespace) -> dict:
+    from certseal.trust import publish_own_list
+
+    domain = _domain(args)
+    try:
+        return publish_own_list(domain).to_json()
+    finally:
+        domain.close()
 
 
 def register(sub: argparse._SubParsersAction, add_common: Callable[..., None]) -> None:
     """Add this module's commands; each sets `handler=` to a function returning a dict."""
+    from certseal.trust import DEFAULT_FETCH_TIMEOUT, SERVICE_CHOICES
+
+    group = sub.add_parser("trust-list", help="this region's signed trust list and those of "
+                                              "the regions it recognises")
+    tl_sub = group.add_subparsers(dest="trust_list_command", required=True, metavar="ACTION")
+
+    p = tl_sub.add_parser("export", help="write this region's current signed trust list")
+    add_common(p)
+    p.add_argument("--out", required=True, type=Path)
+    p.set_defaults(handler=cmd_export)
+
+    p = tl_sub.add_parser("import", help="accept another region's signed trust list")
+    add_common(p)
+    p.add_argument("file", type=Path, help="the region's trust-list.jws (- = stdin)")
+    p.add_argument("--signer-fingerprint", default=None,
+                   help="expected SHA-256 of the list signer's certificate (first import)")
+    p.add_argument("--url", default=None,
+                   help="where refresh fetches this region's list (default: from the list)")
+    p.set_defaults(handler=cmd_import)
+
+    p = tl_sub.add_parser("show", help="the trust lists this home accepts")
+    add_common(p)
+    p.set_defaults(handler=cmd_show)
+
+    p = tl_sub.add_parser("refresh", help="fetch every imported region's list again")
+    add_common(p)
+    p.add_argument("--timeout", type=float, default=DEFAULT_FETCH_TIMEOUT,
+                   help="seconds per fetch")
+    p.set_defaults(handler=cmd_refresh)
+
+    p = tl_sub.add_parser("withdraw", help="withdraw one of this region's services from a "
+                                           "given time and publish the new list")
+    add_common(p)
+    p.add_argument("--service", required=True, choices=SERVICE_CHOICES)
+    p.add_argument("--at", type=_instant, default=None,
+                   help="effective from (ISO 8601 with zone; default now)")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--certificate-fingerprint", default=None,
+                   help="which service, when several of that type are listed")
+    p.set_defaults(handler=cmd_withdraw)
+
+    p = tl_sub.add_parser("publish", help="re-sign this region's list as the next sequence")
+    add_common(p)
+    p.set_defaults(handler=cmd_publish)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -27,7 +28,6 @@ from ca.hierarchy import (
 )
 from ca.ocsp import OcspResponder
 from ca.status import RecordedStatuses
-from ca.trustlist import StatusChange, TrustList, TrustService, sign_trust_list
 from ca.tsa import TimeStampAuthority
 from certs.catalogue import Catalogue, load_catalogue
 from certseal.db import make_engine, migrate, transaction
@@ -237,21 +237,29 @@ class TrustDomain:
     def seal_certificate_path(self, seal_id: str) -> Path:
         return self.settings.published_dir / "seals" / f"{seal_id}.pem"
 
-    def publish_trust_list(self, sequence_number: int, services: tuple[TrustService, ...],
-                           now: datetime | None = None) -> Path:
+    def publish_trust_list(self, now: datetime | None = None, *,
+                           changes: Callable[[Session, datetime], object] | None = None
+                           ) -> Path:
+        """Sign and publish the next trust list (sequence + 1) from the recorded services.
+
+        ``changes(session, now)`` (e.g. a withdrawal) runs in the same transaction, so a
+        status change is never recorded without the list that announces it."""
+        from ca import trust_services
+
         now = now or datetime.now(UTC)
         facts = self.facts
-        trust_list = TrustList(
-            region_code=facts.region_code, region_name=facts.region_name,
-            base_url=facts.base_url, sequence_number=sequence_number, issued_at=now,
-            next_update=now + TRUST_LIST_VALIDITY, services=services,
-        )
-        with self.session() as session:
+        with transaction(self.engine) as session:
+            if changes is not None:
+                changes(session, now)
             signer_cert = _certificate_by_role(session, "trust-list-signer")
             issuing_cert, _ = load_ca(session, "issuing")
-        jws = sign_trust_list(trust_list, self.token().private_key(KEY_LABELS["trust_list"]),
-                              signer_cert, chain=[issuing_cert])
-        return write_public(self.settings.published_dir / "trust-list.jws", jws.encode())
+            publication = trust_services.publish(
+                session, region_code=facts.region_code, region_name=facts.region_name,
+                base_url=facts.base_url, key=self.token().private_key(KEY_LABELS["trust_list"]),
+                signer_certificate=signer_cert, chain=[issuing_cert], now=now,
+                validity=TRUST_LIST_VALIDITY)
+        return write_public(self.settings.published_dir / "trust-list.jws",
+                            publication.jws.encode())
 
 
 def _certificate_by_role(session: Session, role: str) -> x509.Certificate:
@@ -308,13 +316,15 @@ def init_trust_domain(settings: Settings, key_spec: KeySpec = KeySpec.EC_P256) -
             }
             write_public(published / "trust-list-signer.pem", pem(certs.trust_list))
             domain.issue_crls(now=now)
-            granted = (StatusChange("granted", now),)
-            trust_list = domain.publish_trust_list(1, (
-                TrustService("root-ca", "root", certs.root, granted),
-                TrustService("issuing-ca", "issuing", certs.issuing, granted),
-                TrustService("tsa", "tsa", certs.tsa, granted),
-                TrustService("ocsp", "ocsp", certs.ocsp, granted),
-            ), now=now)
+            with transaction(engine) as session:
+                from ca.trust_services import list_service
+
+                for service_type, name, certificate in (
+                        ("root-ca", "root", certs.root), ("issuing-ca", "issuing", certs.issuing),
+                        ("tsa", "tsa", certs.tsa), ("ocsp", "ocsp", certs.ocsp)):
+                    list_service(session, service_type, name, certificate, granted_since=now,
+                                 actor="init", now=now)
+            trust_list = domain.publish_trust_list(now=now)
         finally:
             engine.dispose()
         token.close()

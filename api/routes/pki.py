@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -32,12 +34,18 @@ async def crl(name: str, domain: DomainDep) -> Response:
 
 
 @router.get("/trust-list", response_class=Response,
-            responses={200: {"content": {"application/vnd.certseal.trust-list+jws": {}}}})
-async def trust_list(domain: DomainDep) -> Response:
-    data = await run_in_threadpool(domain.published_trust_list)
-    if data is None:
-        raise ApiError(404, "trust_list_not_found", "this domain has not published a trust list")
-    return Response(data, media_type="application/vnd.certseal.trust-list+jws")
+            responses={200: {"content": {"application/vnd.certseal.trust-list+jws": {}}},
+                       304: {"description": "the list named by If-None-Match is current"}})
+async def trust_list(request: Request, domain: DomainDep) -> Response:
+    from certseal.trust import served_trust_list
+
+    data = await run_in_threadpool(served_trust_list, domain)
+    # A strong validator, so that refreshing counters fetch a list only when it changed.
+    etag = '"' + hashlib.sha256(data).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type="application/vnd.certseal.trust-list+jws", headers=headers)
 
 
 # OCSP and TSA bodies are small; anything bigger is not a request of theirs.
