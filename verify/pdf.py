@@ -311,7 +311,6 @@ async def _content_checks(data: bytes, signed_bytes: bytes, certificate: x509.Ce
                          licence_id=envelope["licence_id"]))
     licence = {k: envelope.get(k) for k in
                ("licence_id", "type_code", "type_name", "issuer_name", "issued_at")}
-    licence["data"] = envelope.get("data")
 
     texts = qr_texts_of_first_page(signed_bytes, context.limits)
     if len(texts) != 1:

@@ -1,7 +1,102 @@
-"""Routes: verify."""
+"""Routes: public verification. No credentials; the report discloses no more than the
+licence itself shows (the holder identifier masked, as in its QR code).
+
+POST /v1/verify takes a multipart upload (field ``file``: a PDF or a PNG/JPEG image), a
+raw body (application/pdf, image/png, image/jpeg), or JSON ``{"qr": "CSL1:..."}``.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+import weakref
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request
+
+from api.deps import DomainDep
+from api.errors import ApiError
+from certseal.verifying import Verifier, verifier_for
+from verify.errors import UnusableInput
+from verify.inputs import verify_bytes
+from verify.limits import DEFAULT_LIMITS
+
+router = APIRouter(tags=["verify"])
+MAX_UPLOAD_BYTES = max(DEFAULT_LIMITS.max_pdf_bytes, DEFAULT_LIMITS.max_image_bytes)
+_MULTIPART_OVERHEAD = 64 * 1024
+_verifiers: weakref.WeakKeyDictionary[Any, Verifier] = weakref.WeakKeyDictionary()
+
+
+def _verifier(domain) -> Verifier:
+    # One per domain, so OCSP answers and status lists are cached across requests.
+    verifier = _verifiers.get(domain)
+    if verifier is None:
+        verifier = _verifiers[domain] = verifier_for(domain.settings.home)
+    return verifier
+
+
+async def _body(request: Request) -> bytes:
+    limit = MAX_UPLOAD_BYTES + _MULTIPART_OVERHEAD
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "input_too_large", f"uploads are limited to {MAX_UPLOAD_BYTES} "
+                                               "bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "input_too_large",
+                           f"uploads are limited to {MAX_UPLOAD_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _input_of(request: Request) -> bytes:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = await _body(request)
+    if content_type == "application/json":
+        try:
+            qr = json.loads(body).get("qr")
+        except (ValueError, AttributeError):
+            qr = None
+        if not isinstance(qr, str) or not qr.strip():
+            raise ApiError(422, "invalid_request", 'send JSON {"qr": "<the QR text>"}')
+        return qr.strip().encode("utf-8")
+    if content_type == "multipart/form-data":
+        request._body = body  # parse what was already read (and bounded) above
+        form = await request.form(max_files=1, max_fields=4)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ApiError(422, "invalid_request", "send the document as the form field "
+                                                   "'file'")
+        data = await upload.read()
+        await form.close()
+    else:
+        data = body
+    if not data:
+        raise UnusableInput("the upload is empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ApiError(413, "input_too_large", f"uploads are limited to {MAX_UPLOAD_BYTES} "
+                                               "bytes")
+    return data
+
+
+@router.post(
+    "/v1/verify",
+    summary="Verify a licence: the sealed PDF, a picture of its QR code, or the QR text",
+    responses={200: {"description": "the verification report (see `verdict`)"},
+               413: {"description": "upload too large"},
+               422: {"description": "not a licence that can be judged"}},
+    openapi_extra={"requestBody": {"content": {
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "file": {"type": "string", "format": "binary"}}}},
+        "application/json": {"schema": {"type": "object", "properties": {
+            "qr": {"type": "string"}}}},
+        "application/pdf": {}, "image/png": {}, "image/jpeg": {}}}},
+)
+async def verify(request: Request, domain: DomainDep,
+                 offline: bool = Query(False, description="embedded and cached status only")
+                 ) -> dict:
+    data = await _input_of(request)
+    context = _verifier(domain).context(offline=offline)
+    report = await verify_bytes(data, context)
+    return report.to_json()

@@ -1,0 +1,128 @@
+"""Build a verifier's context from what a counter has: a home (its published trust list,
+list signer and seal certificates) and/or trust-list files given on the command line.
+
+A ``--trust-list`` is a region's published directory (trust-list.jws, trust-list-signer.pem,
+optionally seals/*.pem), or a ``.jws`` file whose pinned signer sits beside it as
+``trust-list-signer.pem`` (or ``<name>-signer.pem``). Caches (OCSP answers, status lists)
+live in ``<home>/verify-cache`` when a home is given, so an offline run can use what an
+online run fetched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+
+from ca.trustlist import SignedTrustList, TrustListError, read_trust_list
+from verify.context import StaticSealDirectory, VerificationContext
+from verify.errors import VerifierNotConfigured
+from verify.limits import DEFAULT_LIMITS
+from verify.revocation import OcspStatusSource
+from verify.status_lists import StatusListSource
+
+log = logging.getLogger("certseal.verifying")
+SIGNER_FILE = "trust-list-signer.pem"
+LIST_FILE = "trust-list.jws"
+MAX_SEALS = 10_000
+
+
+@dataclass(frozen=True)
+class TrustSource:
+    jws: Path
+    signer: Path
+    seals_dir: Path | None
+
+
+def trust_source(path: Path) -> TrustSource:
+    path = Path(path)
+    if path.is_dir():
+        return TrustSource(path / LIST_FILE, path / SIGNER_FILE, path / "seals")
+    for signer in (path.with_name(f"{path.stem}-signer.pem"), path.with_name(SIGNER_FILE)):
+        if signer.is_file():
+            return TrustSource(path, signer, path.parent / "seals")
+    raise VerifierNotConfigured(
+        f"{path}: no pinned list signer beside it ({path.stem}-signer.pem or {SIGNER_FILE})")
+
+
+def load_trust_list(source: TrustSource) -> SignedTrustList:
+    try:
+        signer = x509.load_pem_x509_certificate(source.signer.read_bytes())
+        return read_trust_list(source.jws.read_bytes(), signer)
+    except OSError as exc:
+        raise VerifierNotConfigured(f"cannot read trust list {source.jws}: {exc.strerror}"
+                                    ) from exc
+    except ValueError as exc:  # a PEM that is not a certificate
+        raise VerifierNotConfigured(f"{source.signer}: not a PEM certificate") from exc
+    except TrustListError as exc:
+        raise VerifierNotConfigured(f"trust list {source.jws} refused: {exc}") from exc
+
+
+def seal_certificates(dirs: Iterable[Path | None]) -> list[x509.Certificate]:
+    found = []
+    for directory in dirs:
+        if directory is None or not directory.is_dir():
+            continue
+        for pem in sorted(directory.glob("*.pem"))[:MAX_SEALS]:
+            try:
+                found.append(x509.load_pem_x509_certificate(pem.read_bytes()))
+            except (OSError, ValueError):
+                log.warning("not a certificate, ignored: %s", pem)
+    return found
+
+
+class Verifier:
+    """One counter's verification set-up: trust lists, caches and sources, reusable across
+    verifications (the caches are what make repeated and offline checks cheap)."""
+
+    def __init__(self, trust_sources: Sequence[TrustSource], cache_dir: Path | None = None,
+                 extra_seal_dirs: Sequence[Path] = ()) -> None:
+        if not trust_sources:
+            raise VerifierNotConfigured(
+                "no trust list: give --home or --trust-list (a published directory, or a "
+                "trust-list.jws with its trust-list-signer.pem beside it)")
+        self.trust_lists = tuple(load_trust_list(s) for s in trust_sources)
+        self.cache_dir = cache_dir
+        self.ocsp = OcspStatusSource(
+            timeout=DEFAULT_LIMITS.ocsp_timeout_seconds,
+            cache_dir=cache_dir / "ocsp" if cache_dir else None)
+        self.status_lists = StatusListSource(
+            issuing_cas=self._issuing_cas, base_url_of=self._base_url_of,
+            cache_dir=cache_dir / "status" if cache_dir else None,
+            timeout=DEFAULT_LIMITS.status_timeout_seconds)
+        self._seal_dirs = [s.seals_dir for s in trust_sources] + list(extra_seal_dirs)
+
+    def _issuing_cas(self) -> list[x509.Certificate]:
+        return [s.certificate for t in self.trust_lists
+                for s in t.trust_list.services_of("issuing-ca")]
+
+    def _base_url_of(self, uscc: str) -> str | None:
+        """The region whose list should know this department: USCC characters 3-8 are its
+        administrative division code; with one list, that list."""
+        lists = [t.trust_list for t in self.trust_lists if t.trust_list.base_url]
+        for tl in lists:
+            if uscc[2:4] == tl.region_code[:2]:
+                return tl.base_url
+        return lists[0].base_url if len(lists) == 1 else None
+
+    def context(self, *, offline: bool = False) -> VerificationContext:
+        seals = seal_certificates(self._seal_dirs) + self.status_lists.seal_certificates()
+        return VerificationContext(
+            trust_lists=self.trust_lists, seal_directory=StaticSealDirectory(seals),
+            certificate_status=self.ocsp, licence_status=self.status_lists, offline=offline)
+
+
+def verifier_for(home: Path | None, trust_lists: Sequence[Path] = ()) -> Verifier:
+    """The set-up ``certseal verify`` uses: the home's published list (if a home is given
+    and published one) plus each ``--trust-list``."""
+    sources = [trust_source(p) for p in trust_lists]
+    cache_dir = None
+    if home is not None:
+        published = Path(home) / "published"
+        if (published / LIST_FILE).is_file():
+            sources.insert(0, trust_source(published))
+        cache_dir = Path(home) / "verify-cache"
+    return Verifier(sources, cache_dir=cache_dir)

@@ -1,0 +1,132 @@
+"""Licence status from the issuing department's signed status list (certs.status_list).
+
+Online: fetched from ``{trust list base URL}/pki/status/{issuer USCC}`` (reused while its
+``ttl`` lasts) and written to the cache directory; offline: the last list synced there. A
+list counts only when it verifies against an issuing CA of the accepted trust lists and its
+signer (the x5c leaf, the department's seal certificate) belongs to the licence's issuer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+import httpx
+from cryptography import x509
+
+from certs.errors import CertsError
+from certs.status_list import INVALID, SUSPENDED, VALID, StatusList, read_status_list
+from verify.status import LicenceRef, LicenceStatusFact
+
+log = logging.getLogger("verify.status_lists")
+_NAMES = {VALID: "valid", INVALID: "invalid", SUSPENDED: "suspended"}
+_USCC = re.compile(r"^[0-9A-Z]{18}$")
+MAX_STATUS_LIST_BYTES = 8 * 1024 * 1024
+
+Fetch = Callable[[str, float], Awaitable[str]]
+
+
+async def http_get_status_list(url: str, timeout: float) -> str:
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+        response = await client.get(url)
+        response.raise_for_status()
+        if len(response.content) > MAX_STATUS_LIST_BYTES:
+            raise ValueError("status list too large")
+        return response.text
+
+
+class StatusListSource:
+    def __init__(self, *, issuing_cas: Callable[[], Sequence[x509.Certificate]],
+                 base_url_of: Callable[[str], str | None], cache_dir: Path | None = None,
+                 fetch: Fetch = http_get_status_list, timeout: float = 3.0,
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+        self._issuing_cas = issuing_cas
+        self._base_url_of = base_url_of
+        self._cache_dir = cache_dir
+        self._fetch = fetch
+        self._timeout = timeout
+        self._clock = clock
+        self._live: dict[str, tuple[StatusList, dt.datetime]] = {}
+
+    async def status_of(self, ref: LicenceRef, *, offline: bool) -> LicenceStatusFact | None:
+        if ref.status_index is None or not _USCC.match(ref.issuer_uscc):
+            return None
+        now = self._clock()
+        if not offline:
+            fetched = await self._fetched(ref.issuer_uscc, now)
+            if fetched is not None:
+                return self._fact(fetched[0], ref, live=True, source=fetched[1])
+        synced = self._synced(ref.issuer_uscc)
+        if synced is None:
+            return None
+        return self._fact(synced, ref, live=False, source="synced status list")
+
+    def _fact(self, status_list: StatusList, ref: LicenceRef, *, live: bool,
+              source: str) -> LicenceStatusFact | None:
+        try:
+            code = status_list.status_at(ref.status_index)  # type: ignore[arg-type]
+        except (IndexError, ValueError):
+            return None  # the list predates the licence: sync a newer one
+        return LicenceStatusFact(status=_NAMES.get(code, f"unknown({code})"),
+                                 as_of=status_list.issued_at, live=live, source=source)
+
+    async def _fetched(self, uscc: str, now: dt.datetime) -> tuple[StatusList, str] | None:
+        held = self._live.get(uscc)
+        if held is not None and now < held[1] + held[0].ttl and now < held[0].expires_at:
+            return held[0], "status list fetched at " + held[1].isoformat()
+        base = self._base_url_of(uscc)
+        if not base:
+            return None
+        url = f"{base.rstrip('/')}/pki/status/{uscc}"
+        try:
+            text = await self._fetch(url, self._timeout)
+        except Exception as exc:  # unreachable: fall back to the synced list
+            log.info("status list %s unreachable: %s", url, type(exc).__name__)
+            return None
+        status_list = self._read(text, uscc)
+        if status_list is None:
+            return None
+        self._live[uscc] = (status_list, now)
+        if self._cache_dir is not None:
+            try:
+                self._cache_dir.mkdir(parents=True, exist_ok=True)
+                (self._cache_dir / f"{uscc}.jwt").write_text(text.strip(), encoding="ascii")
+            except OSError as exc:
+                log.info("status list not cached: %s", exc)
+        return status_list, url
+
+    def _synced(self, uscc: str) -> StatusList | None:
+        if self._cache_dir is None:
+            return None
+        path = self._cache_dir / f"{uscc}.jwt"
+        if not path.is_file() or path.stat().st_size > MAX_STATUS_LIST_BYTES:
+            return None
+        return self._read(path.read_text(encoding="ascii", errors="replace"), uscc)
+
+    def _read(self, text: str, uscc: str) -> StatusList | None:
+        try:
+            status_list = read_status_list(text, self._issuing_cas(), clock=self._clock)
+        except (CertsError, ValueError) as exc:
+            log.info("status list of %s refused: %s", uscc, exc)
+            return None
+        from verify.chain import signer_facts
+
+        if signer_facts(status_list.signer).uscc != uscc:
+            log.info("status list for %s is signed by another department", uscc)
+            return None
+        return status_list
+
+    def seal_certificates(self) -> list[x509.Certificate]:
+        """The seal certificates of the synced lists (their x5c leaves): the counter's
+        directory of QR signers."""
+        found = [held[0].signer for held in self._live.values()]
+        if self._cache_dir is not None and self._cache_dir.is_dir():
+            for path in sorted(self._cache_dir.glob("*.jwt"))[:1000]:
+                status_list = self._read(path.read_text(encoding="ascii", errors="replace"),
+                                         path.stem)
+                if status_list is not None:
+                    found.append(status_list.signer)
+        return found
