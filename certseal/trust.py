@@ -376,6 +376,27 @@ class AcceptedTrustLists:
     def stale(self, now: datetime) -> tuple[SignedTrustList, ...]:
         return tuple(s for s in self.lists if s.trust_list.next_update < now)
 
+    def region_of_uscc(self, uscc: str) -> SignedTrustList | None:
+        """The accepted list of the region a department is registered in: characters 3-8
+        of a USCC are its registering authority's division code (GB 32100), which lies
+        inside the list's region code (440000 covers 440100, 440300, ...)."""
+        division = uscc[2:8]
+        best = None
+        for signed in self.lists:
+            prefix = signed.trust_list.region_code
+            while prefix.endswith("00"):
+                prefix = prefix[:-2]
+            if division.startswith(prefix) and (
+                    best is None or len(prefix) > len(best[0])):
+                best = (prefix, signed)
+        return best[1] if best else None
+
+    def base_url_of(self, uscc: str) -> str | None:
+        """Where that department's region serves /pki (status lists, OCSP): the
+        ``base_url_of`` a ``verify.status_lists.StatusListSource`` wants."""
+        signed = self.region_of_uscc(uscc)
+        return signed.trust_list.base_url if signed else None
+
 
 def _stale_warning(signed: SignedTrustList, now: datetime) -> str:
     tl = signed.trust_list
