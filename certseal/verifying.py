@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from cryptography import x509
 
 from ca.trustlist import SignedTrustList, TrustListError, read_trust_list
@@ -107,6 +108,29 @@ class Verifier:
             if uscc[2:4] == tl.region_code[:2]:
                 return tl.base_url
         return lists[0].base_url if len(lists) == 1 else None
+
+    async def sync(self, timeout: float = 5.0) -> list[str]:
+        """Fetch every department's status list named by each trust list's region index
+        (``{base_url}/pki/status``) into the cache; the departments synced."""
+        synced = []
+        for signed in self.trust_lists:
+            base = signed.trust_list.base_url
+            if not base:
+                continue
+            try:
+                async with httpx.AsyncClient(timeout=timeout) as client:
+                    response = await client.get(f"{base.rstrip('/')}/pki/status")
+                    response.raise_for_status()
+                    refs = response.json().get("status_lists", [])
+            except (httpx.HTTPError, ValueError, AttributeError) as exc:
+                log.warning("status list index of %s unreachable: %s", base,
+                            type(exc).__name__)
+                continue
+            for ref in refs[:MAX_SEALS]:
+                department = ref.get("department_id") if isinstance(ref, dict) else None
+                if isinstance(department, str) and await self.status_lists.sync(department):
+                    synced.append(department)
+        return synced
 
     def context(self, *, offline: bool = False) -> VerificationContext:
         seals = seal_certificates(self._seal_dirs) + self.status_lists.seal_certificates()

@@ -73,9 +73,15 @@ class StatusListSource:
         return LicenceStatusFact(status=_NAMES.get(code, f"unknown({code})"),
                                  as_of=status_list.issued_at, live=live, source=source)
 
-    async def _fetched(self, uscc: str, now: dt.datetime) -> tuple[StatusList, str] | None:
+    async def sync(self, uscc: str) -> bool:
+        """Fetch ``uscc``'s current list into the cache (a counter's periodic sync)."""
+        return await self._fetched(uscc, self._clock(), force=True) is not None
+
+    async def _fetched(self, uscc: str, now: dt.datetime, *, force: bool = False
+                       ) -> tuple[StatusList, str] | None:
         held = self._live.get(uscc)
-        if held is not None and now < held[1] + held[0].ttl and now < held[0].expires_at:
+        if (not force and held is not None and now < held[1] + held[0].ttl
+                and now < held[0].expires_at):
             return held[0], "status list fetched at " + held[1].isoformat()
         base = self._base_url_of(uscc)
         if not base:
