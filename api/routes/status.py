@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentDepartment, DomainDep
@@ -21,6 +21,13 @@ STATUS_LIST_TYPE = "application/statuslist+jwt"
 class StatusChangeBody(BaseModel):
     reason: str = Field(min_length=1, max_length=flows.MAX_REASON_CHARS,
                         description="why the status changes (recorded with who and when)")
+
+    @field_validator("reason")
+    @classmethod
+    def _says_something(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("say why the status changes")
+        return value.strip()
 
 
 class LicenceStatusOut(BaseModel):
@@ -39,7 +46,7 @@ def _change(action: str):
             actor=actor, department_id=department.department_id)
         return LicenceStatusOut(licence_id=licence.licence_id,
                                 status=effective_status(licence).value,
-                                reason=body.reason.strip(), actor=actor)
+                                reason=body.reason, actor=actor)
 
     change.__name__ = f"{action}_licence"
     return change

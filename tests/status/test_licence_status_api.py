@@ -72,8 +72,9 @@ def test_only_the_issuing_department_may_change_a_status(served):
     assert anonymous.status_code == 401
     forged = _post(served, licence_id, "suspend", key="csk_not-a-real-key")
     assert forged.status_code == 401
-    empty = _post(served, licence_id, "revoke", reason="")
-    assert empty.status_code == 422
+    for blank in ("", "   "):
+        empty = _post(served, licence_id, "revoke", reason=blank)
+        assert empty.status_code == 422 and empty.json()["code"] == "invalid_request"
     assert _get_status(served, licence_id) == "valid"
 
 
