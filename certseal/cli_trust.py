@@ -34,10 +34,10 @@ def _instant(text: str) -> datetime:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+        raise ValueError(f"--at: not an ISO 8601 time: {text!r}") from None
     if when.tzinfo is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} has no time zone (write e.g. 2025-01-31T12:00:00+08:00)")
+        raise ValueError(
+            f"--at: {text!r} has no time zone (write e.g. 2025-01-31T12:00:00+08:00)")
     return when
 
 
@@ -100,7 +100,8 @@ def cmd_withdraw(args: argparse.Namespace) -> dict:
     domain = _domain(args)
     try:
         return withdraw_service(
-            domain, args.service, reason=args.reason, at=args.at,
+            domain, args.service, reason=args.reason,
+            at=_instant(args.at) if args.at else None,
             certificate_fingerprint=args.certificate_fingerprint,
             actor=f"operator:{getpass.getuser()}").to_json()
     finally:
@@ -153,7 +154,7 @@ def register(sub: argparse._SubParsersAction, add_common: Callable[..., None]) -
                                            "given time and publish the new list")
     add_common(p)
     p.add_argument("--service", required=True, choices=SERVICE_CHOICES)
-    p.add_argument("--at", type=_instant, default=None,
+    p.add_argument("--at", default=None,
                    help="effective from (ISO 8601 with zone; default now)")
     p.add_argument("--reason", required=True)
     p.add_argument("--certificate-fingerprint", default=None,
