@@ -47,6 +47,9 @@ class StaticSealDirectory:
         return len(self._by_kid)
 
 
+TIME_PRECISION = dt.timedelta(seconds=1)
+
+
 @dataclass(frozen=True)
 class ListedService:
     service: TrustService
@@ -95,7 +98,13 @@ class VerificationContext:
     def granted_at(self, certificate: x509.Certificate, service_type: str,
                    when: dt.datetime) -> ListedService | None:
         """The first accepted list that has ``certificate`` as a ``service_type`` granted at
-        ``when`` (None when no list does)."""
+        ``when`` (None when no list does).
+
+        The times judged here (a time-stamp's genTime, a QR's issued_at) are whole seconds
+        while lists record grants to the microsecond: ``when`` stands for its whole second,
+        or a licence sealed in the very second of a grant would count as before it."""
+        if when.microsecond == 0:
+            when = when + TIME_PRECISION - dt.timedelta(microseconds=1)
         for listed in self.listed(certificate, service_type):
             if listed.service.status_at(when) == "granted":
                 return listed
