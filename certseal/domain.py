@@ -33,6 +33,7 @@ from certs.catalogue import Catalogue, load_catalogue
 from certseal.db import make_engine, migrate, transaction
 from certseal.home import hsm_config, new_home, prepare_token, require_home, write_public
 from certseal.settings import Settings
+from certseal.status import follow_status_changes
 from hsm.token import KeySpec, Token
 from seal.issuance import IssuanceRequest, IssuedLicence, SealingServices, issue_licence
 from seal.onboarding import OnboardedDepartment, TrustDomainFacts, onboard_department
@@ -122,7 +123,8 @@ class TrustDomain:
                     signer_key=self.token().private_key(KEY_LABELS["ocsp"]),
                     statuses=RecordedStatuses(self.session),
                 )
-            return self._ocsp
+            # Status may change in another process (the CLI): drop stale cached answers.
+            return follow_status_changes(self._ocsp, self.engine)
 
     def time_stamp_authority(self) -> TimeStampAuthority:
         with self._services_lock:

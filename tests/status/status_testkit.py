@@ -1,9 +1,5 @@
 """Shared by the status tests: a fresh domain served over HTTP, the CLI as a separate
 process, and `openssl ocsp` against the served responder.
-
-`FollowingTrustDomain` stands in for one line the composition root should carry:
-TrustDomain.ocsp_responder() passing its responder through
-certseal.status.follow_status_changes (see that module).
 """
 
 from __future__ import annotations
@@ -18,19 +14,10 @@ from pathlib import Path
 
 import domain_kit
 
-from certseal.domain import TrustDomain
-from certseal.status import follow_status_changes
-
-
-class FollowingTrustDomain(TrustDomain):
-    def ocsp_responder(self):
-        return follow_status_changes(super().ocsp_responder(), self.engine)
-
 
 @contextlib.contextmanager
 def served_fresh_domain(home: Path) -> Iterator[domain_kit.DomainUnderTest]:
     under_test = domain_kit.make_domain(home, issue_samples=False)
-    under_test.domain.__class__ = FollowingTrustDomain
     try:
         with domain_kit.serving(under_test):
             yield under_test
