@@ -13,7 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-COMMAND_MODULES = ("certseal.cli_status", "certseal.cli_verify", "certseal.cli_trust")
+COMMAND_MODULES = ("certseal.cli_status", "certseal.cli_verify", "certseal.cli_trust",
+                   "certseal.cli_audit")
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNUSABLE = 3
