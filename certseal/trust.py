@@ -411,17 +411,26 @@ def accepted_trust_lists(settings: Settings, *, now: datetime | None = None
     plus the newest imported list of every region (checked against its pin). Reads files
     only: no HSM, database or network. A held file that no longer verifies is left out with
     a warning rather than failing every verification."""
+    return accepted_trust_lists_in(settings.home, own_region=settings.region_code, now=now)
+
+
+def accepted_trust_lists_in(home: Path, *, own_region: str | None = None,
+                            now: datetime | None = None) -> AcceptedTrustLists:
+    """``accepted_trust_lists`` for a home directory, without loading its settings (a
+    counter's copied home, ``certseal verify --home``)."""
     now = now or datetime.now(UTC)
+    home = Path(home)
     lists: list[SignedTrustList] = []
     warnings: list[str] = []
-    own, signer = own_list_path(settings), own_signer_path(settings)
+    own = home / "published" / "trust-list.jws"
+    signer = home / "published" / "trust-list-signer.pem"
     if own.is_file() and signer.is_file():
         try:
             lists.append(read_trust_list(own.read_bytes(),
                                          x509.load_pem_x509_certificate(signer.read_bytes())))
         except (TrustListError, ValueError) as exc:
             warnings.append(f"own trust list {own} is not usable: {exc}")
-    base = trust_lists_dir(settings)
+    base = home / TRUST_LISTS_DIR
     for region_dir in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else ():
         held = _held_versions(region_dir)
         pinned = _pinned_signer(region_dir)
@@ -439,7 +448,7 @@ def accepted_trust_lists(settings: Settings, *, now: datetime | None = None
             continue
         lists.append(signed)
     warnings.extend(_stale_warning(s, now) for s in lists if s.trust_list.next_update < now)
-    return AcceptedTrustLists(tuple(lists), tuple(warnings), settings.region_code)
+    return AcceptedTrustLists(tuple(lists), tuple(warnings), own_region)
 
 
 @dataclass(frozen=True)

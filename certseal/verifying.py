@@ -80,12 +80,15 @@ class Verifier:
     verifications (the caches are what make repeated and offline checks cheap)."""
 
     def __init__(self, trust_sources: Sequence[TrustSource], cache_dir: Path | None = None,
-                 extra_seal_dirs: Sequence[Path] = ()) -> None:
-        if not trust_sources:
+                 extra_seal_dirs: Sequence[Path] = (),
+                 accepted: Sequence[SignedTrustList] = ()) -> None:
+        if not trust_sources and not accepted:
             raise VerifierNotConfigured(
                 "no trust list: give --home or --trust-list (a published directory, or a "
                 "trust-list.jws with its trust-list-signer.pem beside it)")
-        self.trust_lists = tuple(load_trust_list(s) for s in trust_sources)
+        # ``accepted``: lists already verified against their pins (a home's own and
+        # imported lists, certseal.trust.accepted_trust_lists_in).
+        self.trust_lists = tuple(accepted) + tuple(load_trust_list(s) for s in trust_sources)
         self.cache_dir = cache_dir
         self.ocsp = OcspStatusSource(
             timeout=DEFAULT_LIMITS.ocsp_timeout_seconds,
@@ -140,13 +143,20 @@ class Verifier:
 
 
 def verifier_for(home: Path | None, trust_lists: Sequence[Path] = ()) -> Verifier:
-    """The set-up ``certseal verify`` uses: the home's published list (if a home is given
-    and published one) plus each ``--trust-list``."""
+    """The set-up ``certseal verify`` uses: the home's accepted lists (its own published
+    list and the newest imported list of each region, ``certseal trust-list import``) plus
+    each ``--trust-list``."""
+    from certseal.trust import accepted_trust_lists_in
+
     sources = [trust_source(p) for p in trust_lists]
     cache_dir = None
+    accepted: tuple[SignedTrustList, ...] = ()
+    seal_dirs: list[Path] = []
     if home is not None:
-        published = Path(home) / "published"
-        if (published / LIST_FILE).is_file():
-            sources.insert(0, trust_source(published))
+        held = accepted_trust_lists_in(Path(home))
+        for warning in held.warnings:
+            log.warning("%s", warning)
+        accepted = held.lists
+        seal_dirs.append(Path(home) / "published" / "seals")
         cache_dir = Path(home) / "verify-cache"
-    return Verifier(sources, cache_dir=cache_dir)
+    return Verifier(sources, cache_dir=cache_dir, extra_seal_dirs=seal_dirs, accepted=accepted)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import time
 from pathlib import Path
 
@@ -84,13 +85,27 @@ def sync_status_list(counter_home: Path, region, uscc: str) -> None:
     (counter_home / "status-lists" / f"{uscc}.jwt").write_text(answer.text.strip())
 
 
+def counter_verdict(counter_home: Path, pdf: bytes, tmp: Path, capsys) -> tuple[int, dict]:
+    """`certseal verify --home COUNTER FILE --json` as a clerk runs it: (exit status, report)."""
+    from certseal.cli import main
+
+    path = tmp / "licence.pdf"
+    path.write_bytes(pdf)
+    try:
+        status = main(["verify", "--home", str(counter_home), str(path), "--json"])
+    except SystemExit as exit_:
+        status = exit_.code
+    return status, json.loads(capsys.readouterr().out)
+
+
 def qr_of(pdf: bytes) -> str:
     texts = qr_texts_of_first_page(pdf, DEFAULT_LIMITS)
     assert len(texts) == 1
     return texts[0]
 
 
-def test_recognised_only_after_import_and_withdrawal_honours_signing_time(regions):
+def test_recognised_only_after_import_and_withdrawal_honours_signing_time(regions, capsys,
+                                                                          tmp_path):
     guangdong, shanghai = regions
     sh_settings = shanghai.domain.settings
     type_code = sorted(sample_type_codes())[0]
@@ -103,6 +118,8 @@ def test_recognised_only_after_import_and_withdrawal_honours_signing_time(region
     assert "not issued by a CA of any accepted trust list" in report.check(
         "chain.trust_list").message_en
     assert report.trust is None
+    status, body = counter_verdict(shanghai.home, before.pdf, tmp_path, capsys)
+    assert (status, body["verdict"], body["trust"]) == (1, "invalid", None)
 
     # Import Guangdong's list as served at /pki/trust-list: the signer is pinned.
     served = httpx.get(f"{guangdong.base_url}/pki/trust-list", timeout=5)
@@ -120,6 +137,9 @@ def test_recognised_only_after_import_and_withdrawal_honours_signing_time(region
     assert report.verdict is Verdict.VALID, [c.to_json() for c in report.checks]
     assert report.trust.region_code == "440000" and report.trust.region_name == "广东省"
     assert report.trust.trust_list_sequence == imported.sequence_number
+    # The verifier's own edge (certseal verify --home) reads the imported list too.
+    status, body = counter_verdict(shanghai.home, before.pdf, tmp_path, capsys)
+    assert (status, body["verdict"], body["trust"]["region_code"]) == (0, "valid", "440000")
 
     # The QR of Guangdong's licence verifies offline at Shanghai's counter from synced data.
     sync_status_list(shanghai.home, guangdong, guangdong.department_id)
@@ -150,6 +170,9 @@ def test_recognised_only_after_import_and_withdrawal_honours_signing_time(region
     assert report_after.signing_time >= withdrawn_at
     assert report_after.verdict is Verdict.INVALID
     assert report_after.check("chain.trust_list").outcome == "failed"
+    assert counter_verdict(shanghai.home, before.pdf, tmp_path, capsys)[0] == 0
+    status, body = counter_verdict(shanghai.home, after.pdf, tmp_path, capsys)
+    assert (status, body["verdict"]) == (1, "invalid")
 
     # Offline QR: the licence issued after T is refused from the synced list too.
     sync_status_list(shanghai.home, guangdong, guangdong.department_id)
