@@ -1,21 +1,39 @@
 """The FastAPI application factory. Settings come in; the trust domain opens in the
 lifespan, i.e. after uvicorn's worker processes fork, so each worker has its own
-PKCS#11 session."""
+PKCS#11 session.
+
+``app_from_env`` is the factory uvicorn imports in each worker
+(``uvicorn.run("api.app:app_from_env", factory=True, workers=N)``): it reads the
+settings from the environment (``CERTSEAL_HOME`` and the other ``CERTSEAL_*``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
+from api.auth_oidc import OidcVerifier
 from api.errors import install_error_handlers
-from api.routes import health, licences, pki, status, verify
+from api.logging import configure_logging
+from api.metrics import ServiceMetrics
+from api.middleware import DEFAULT_MAX_BODY_BYTES, BodySizeLimit, RequestObserver, SecurityHeaders
+from api.routes import departments, health, licences, me, pki, status, verify
 from certseal.domain import TrustDomain
-from certseal.settings import Settings
+from certseal.settings import Settings, load_settings
+
+DESCRIPTION = """\
+Issuing departments authenticate with `Authorization: Bearer <API key>` (`csk_...`);
+citizens and companies with an OpenID Connect bearer token from the configured identity
+provider, whose `sub` claim is their resident identity number or unified social credit
+code. Errors are RFC 9457 problem details (`application/problem+json`) with a stable
+`code`.
+"""
 
 
-def create_app(settings: Settings, *, domain: TrustDomain | None = None) -> FastAPI:
+def create_app(settings: Settings, *, domain: TrustDomain | None = None,
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = domain or TrustDomain.open(settings)
@@ -29,11 +47,31 @@ def create_app(settings: Settings, *, domain: TrustDomain | None = None) -> Fast
     app = FastAPI(
         title="certseal",
         summary="Electronic licences sealed with HSM-backed e-seals, and their verification",
+        description=DESCRIPTION,
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.oidc = OidcVerifier.from_settings(settings)
+    app.state.metrics = metrics = ServiceMetrics()
     install_error_handlers(app)
     app.include_router(health.router)
-    for module in (pki, licences, status, verify):
+    for module in (pki, licences, me, departments, status, verify):
         app.include_router(module.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    # Added innermost first: the body limit sits closest to the routes, the security
+    # headers outermost so that even the observer's own 500 answer carries them.
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RequestObserver, metrics=metrics)
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app for ``certseal serve`` workers: settings from the environment."""
+    configure_logging()
+    return create_app(load_settings())

@@ -1,8 +1,15 @@
-"""The only place where domain errors become HTTP answers (RFC 9457 problem details)."""
+"""The only place where domain errors become HTTP answers (RFC 9457 problem details).
+
+Every error body has ``type`` (``urn:certseal:error:<code>``), ``title``, ``status``,
+``code`` (stable, machine-readable) and ``detail`` (readable; never a stack trace, a PIN
+or a secret). 5xx answers never echo the exception's text: it stays in the server log,
+and even there only its type.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,20 +18,28 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("certseal.api")
 PROBLEM = "application/problem+json"
+UNAVAILABLE = "the signing service is unavailable; try again later"
+INTERNAL = "an internal error occurred"
 
 
-def problem(status: int, code: str, detail: str, **extra) -> JSONResponse:
-    body = {"type": f"urn:certseal:error:{code}", "title": code.replace("_", " "),
+def problem_body(status: int, code: str, detail: str, **extra: Any) -> dict[str, Any]:
+    return {"type": f"urn:certseal:error:{code}", "title": code.replace("_", " "),
             "status": status, "code": code, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None,
+            **extra: Any) -> JSONResponse:
+    return JSONResponse(problem_body(status, code, detail, **extra), status_code=status,
+                        media_type=PROBLEM, headers=headers)
 
 
 class ApiError(Exception):
     """Raised by routes for transport-level refusals (auth, size), not domain rules."""
 
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(self, status: int, code: str, detail: str,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
+        self.status, self.code, self.detail, self.headers = status, code, detail, headers
 
 
 def _domain_status(exc: Exception) -> int:
@@ -33,8 +48,12 @@ def _domain_status(exc: Exception) -> int:
     from certs import errors as certs_errors
     from hsm.errors import HsmError
     from seal import errors as seal_errors
+    from verify import errors as verify_errors
 
     table: list[tuple[type[Exception], int]] = [
+        (verify_errors.InputTooLarge, 413),
+        (verify_errors.UnusableInput, 422),
+        (verify_errors.VerifierNotConfigured, 503),
         (certs_errors.InvalidIdentifier, 422),
         (certs_errors.InvalidLicenceData, 422),
         (certs_errors.UnknownLicenceType, 422),
@@ -61,42 +80,55 @@ def _domain_status(exc: Exception) -> int:
     return 500
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def domain_problem(exc: Exception) -> dict[str, Any]:
+    """The problem body for a room's typed error (also used per item by batch issuance)."""
+    status = _domain_status(exc)
+    code = getattr(exc, "code", "error")
+    if status >= 500:
+        log.error("service error %s: %s", code, type(exc).__name__)
+        if status == 503:
+            return problem_body(503, code, UNAVAILABLE)
+        return problem_body(500, "internal_error", INTERNAL)
+    extra = {"field": exc.field} if getattr(exc, "field", None) else {}
+    return problem_body(status, code, str(exc), **extra)
+
+
+def domain_error_types() -> tuple[type[Exception], ...]:
     from ca.errors import CaError
     from certs.errors import CertsError
     from hsm.errors import HsmError
     from seal.errors import SealError
+    from verify.errors import VerifyError
 
+    return (CertsError, SealError, CaError, HsmError, VerifyError)
+
+
+def install_error_handlers(app: FastAPI) -> None:
     async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
-        status = _domain_status(exc)
-        code = getattr(exc, "code", "error")
-        if status >= 500:
-            log.error("service error %s: %s", code, type(exc).__name__)
-            detail = ("the signing service is unavailable; try again later"
-                      if status == 503 else "an internal error occurred")
-            return problem(status, code if status == 503 else "internal_error", detail)
-        extra = {"field": exc.field} if getattr(exc, "field", None) else {}
-        return problem(status, code, str(exc), **extra)
+        body = domain_problem(exc)
+        return JSONResponse(body, status_code=body["status"], media_type=PROBLEM)
 
-    for cls in (CertsError, SealError, CaError, HsmError):
+    for cls in domain_error_types():
         app.add_exception_handler(cls, _domain_error)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.detail)
+        return problem(exc.status, exc.code, exc.detail, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return problem(exc.status_code, code, str(exc.detail))
+        code = {401: "authentication_required", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 413: "request_too_large",
+                415: "unsupported_media_type"}.get(exc.status_code, "http_error")
+        detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        return problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Only where and what: pydantic's "input" would echo the caller's data.
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
         return problem(422, "invalid_request", "the request does not match the schema",
                        errors=errors)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
-        return problem(500, "internal_error", "an internal error occurred")
+    # Anything else is caught by api.middleware.RequestObserver (outermost), which
+    # answers 500 as a problem and logs the traceback's frames without its message.

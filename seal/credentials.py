@@ -7,6 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlmodel import Session, select
 
@@ -48,6 +49,39 @@ def revoke_api_key(session: Session, key_id: str, *, now: datetime | None = None
     row.revoked_at = now or datetime.now(UTC)
     session.add(row)
     return True
+
+
+class KeyRevocation(StrEnum):
+    """What became of a department's request to revoke one of its keys."""
+
+    REVOKED = "revoked"
+    NOT_FOUND = "not_found"  # unknown, or another department's: the same answer
+    ALREADY_REVOKED = "already_revoked"
+    LAST_ACTIVE = "last_active"  # refused: the department would lock itself out
+
+
+def list_api_keys(session: Session, department_id: str) -> list[DepartmentApiKey]:
+    """Every key of a department, oldest first (hashes included: callers show ids only)."""
+    return list(session.exec(select(DepartmentApiKey)
+                             .where(DepartmentApiKey.department_id == department_id)
+                             .order_by(DepartmentApiKey.created_at, DepartmentApiKey.key_id)))
+
+
+def revoke_department_api_key(session: Session, department_id: str, key_id: str, *,
+                              now: datetime | None = None) -> KeyRevocation:
+    """Revoke one of the department's own keys, unless it is its last active one (rotate
+    by creating the new key first). Flushed, not committed: the caller commits."""
+    row = session.get(DepartmentApiKey, key_id, with_for_update=True)
+    if row is None or row.department_id != department_id:
+        return KeyRevocation.NOT_FOUND
+    if row.revoked_at is not None:
+        return KeyRevocation.ALREADY_REVOKED
+    active = [k for k in list_api_keys(session, department_id) if k.revoked_at is None]
+    if len(active) <= 1:
+        return KeyRevocation.LAST_ACTIVE
+    revoke_api_key(session, key_id, now=now)
+    session.flush()
+    return KeyRevocation.REVOKED
 
 
 def authenticate_api_key(session: Session, presented: str) -> Department | None:

@@ -8,6 +8,7 @@ Import as `import domain_kit` (tests/ is on sys.path); fixtures in tests/conftes
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -17,8 +18,10 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from sqlalchemy import text
 
 from certs.samples import sample_licence_data, sample_type_codes
+from certseal.db import make_engine
 from certseal.domain import TrustDomain, init_trust_domain
 from certseal.settings import load_settings
 from seal.issuance import IssuanceRequest, IssuedLicence
@@ -26,6 +29,27 @@ from seal.issuance import IssuanceRequest, IssuedLicence
 DEPARTMENT_NAME = "广州市市场监督管理局"
 DEPARTMENT_USCC = "11440100MB2C923971"
 TEST_PIN_ENV = {"hsm_pin": "domain-user-pin-31", "hsm_so_pin": "domain-so-pin-5518"}
+# When set (scripts/test sets it for its PostgreSQL pass), each domain a test makes gets a
+# fresh database of its own on this server: a URL of a database the role may connect to,
+# e.g. postgresql://certseal@127.0.0.1:5432/postgres; the role needs CREATEDB.
+TEST_DATABASE_ENV = "CERTSEAL_TEST_DATABASE_URL"
+
+
+def fresh_database_url() -> str | None:
+    """A new, empty database for one domain on the test PostgreSQL server, or None for
+    the SQLite default (a file in the domain's home)."""
+    admin_url = os.environ.get(TEST_DATABASE_ENV)
+    if not admin_url:
+        return None
+    name = "certseal_t_" + os.urandom(6).hex()
+    engine = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    base, _, _ = admin_url.rpartition("/")
+    return f"{base}/{name}"
 
 
 def free_port() -> int:
@@ -61,10 +85,14 @@ def make_domain(home: Path, *, region: str = "440000", region_name: str = "广�
     """init + one department granted every shipped type (+ one licence of each)."""
     port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
+    database = {"database_url": url} if (url := fresh_database_url()) else {}
     settings = load_settings(home, region_code=region, region_name=region_name,
-                             base_url=base_url, **TEST_PIN_ENV)
+                             base_url=base_url, **TEST_PIN_ENV, **database)
     init_trust_domain(settings)
-    domain = TrustDomain.open(load_settings(home, **TEST_PIN_ENV))
+    if database:  # so that the CLI run as a subprocess on this home finds it too
+        with settings.config_file.open("a", encoding="utf-8") as config:
+            config.write(f'database_url = "{database["database_url"]}"\n')
+    domain = TrustDomain.open(load_settings(home, **TEST_PIN_ENV, **database))
     onboarded = domain.add_department(name=department_name, uscc=department_uscc,
                                       licence_types=list(sample_type_codes()))
     under_test = DomainUnderTest(home=home, domain=domain, base_url=base_url,
@@ -77,27 +105,31 @@ def make_domain(home: Path, *, region: str = "440000", region_name: str = "广�
 
 
 @contextlib.contextmanager
-def serving(under_test: DomainUnderTest) -> Iterator[str]:
-    """Serve the real app for this domain on the port its base URL names."""
+def serving(under_test: DomainUnderTest, *, app=None, port: int | None = None
+            ) -> Iterator[str]:
+    """Serve the real app for this domain on the port its base URL names (or another
+    app built on it, e.g. with other settings, on another port)."""
     from api.app import create_app
 
-    port = int(under_test.base_url.rsplit(":", 1)[1])
-    app = create_app(under_test.domain.settings, domain=under_test.domain)
+    port = port or int(under_test.base_url.rsplit(":", 1)[1])
+    base_url = f"http://127.0.0.1:{port}"
+    app = app or create_app(under_test.domain.settings, domain=under_test.domain)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+                                           log_level="warning", lifespan="on",
+                                           access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
-            if httpx.get(under_test.base_url + "/healthz", timeout=1).status_code == 200:
+            if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
                 break
         except httpx.HTTPError:
             time.sleep(0.05)
     else:
         raise RuntimeError("test server did not start")
     try:
-        yield under_test.base_url
+        yield base_url
     finally:
         server.should_exit = True
         thread.join(timeout=10)

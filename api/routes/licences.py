@@ -1,25 +1,45 @@
-"""Licence issuance and retrieval for departments (citizens' access comes with OIDC)."""
+"""Licences over HTTP: issuance by departments (one or a batch), and reading a licence
+or its signed PDF by its issuing department or its holder.
+
+Whoever is neither gets 404, exactly as for a licence that does not exist, so licence
+identifiers cannot be probed.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import logging
+import time
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CurrentDepartment, DomainDep
-from api.errors import ApiError
+from api.auth_oidc import Holder
+from api.deps import Caller, CurrentDepartment, DomainDep
+from api.errors import INTERNAL, ApiError, domain_error_types, domain_problem, problem_body
+from certs.models import Licence
 from certs.registry import effective_status, get_licence, get_licence_pdf
-from seal.issuance import IssuanceRequest
+from certseal.domain import TrustDomain
+from seal.issuance import MAX_IDEMPOTENCY_KEY, IssuanceRequest, IssuedLicence
+from seal.models import Department
 
 router = APIRouter(prefix="/v1/licences", tags=["licences"])
+log = logging.getLogger("certseal.api")
+MAX_BATCH_ITEMS = 100
+
+EXAMPLE_DATA = {"姓名": "王晓燕", "性别": "女", "公民身份号码": "350102199005120026",
+                "出生日期": "1990-05-12", "职业（工种）": "电工", "等级": "三级/高级工",
+                "理论知识考试成绩": "86", "操作技能考核成绩": "91",
+                "证书编号": "2435010000301234", "发证日期": "2024-05-01",
+                "发证机关": "福州市人力资源和社会保障局"}
 
 
 class IssueLicenceBody(BaseModel):
     type: str = Field(description="licence type code (see `certseal licence-types`)",
-                      examples=["yyzz"], max_length=32)
-    data: dict[str, Any] = Field(description="the licence fields, as the type's JSON Schema says")
+                      examples=["zyzgzs"], max_length=32)
+    data: dict[str, Any] = Field(description="the licence fields, as the type's JSON Schema "
+                                             "says", examples=[EXAMPLE_DATA])
 
 
 class IssuedLicenceOut(BaseModel):
@@ -40,54 +60,159 @@ class LicenceOut(BaseModel):
     valid_from: str
     valid_until: str | None
     version: int
+    pdf: str
 
 
-@router.post("", status_code=201, response_model=IssuedLicenceOut,
-             responses={200: {"model": IssuedLicenceOut, "description": "replayed"}})
-async def issue(body: IssueLicenceBody, department: CurrentDepartment, domain: DomainDep,
-                response: Response,
-                idempotency_key: Annotated[str | None, Header(max_length=128)] = None
-                ) -> IssuedLicenceOut:
-    request = IssuanceRequest(department_id=department.department_id, type_code=body.type,
-                              data=body.data, idempotency_key=idempotency_key,
-                              actor=f"department:{department.department_id}")
-    issued = await run_in_threadpool(domain.issue_licence, request)
-    if issued.replayed:
-        response.status_code = 200
-    return IssuedLicenceOut(licence_id=issued.licence_id, status=issued.licence.status,
-                            pdf=f"/v1/licences/{issued.licence_id}/pdf",
-                            replayed=issued.replayed)
+class BatchItem(IssueLicenceBody):
+    idempotency_key: str = Field(min_length=1, max_length=MAX_IDEMPOTENCY_KEY,
+                                 description="makes retrying the whole batch safe: an item "
+                                             "already issued is replayed, not issued twice")
 
 
-def _owned(domain, department, licence_id: str):
-    with domain.session() as session:
-        licence = get_licence(session, licence_id)
-    if licence.department_id != department.department_id:
-        # Not yours: answer as if it did not exist, so ids cannot be probed.
-        raise ApiError(404, "licence_not_found", f"no licence {licence_id}")
-    return licence
+class BatchBody(BaseModel):
+    items: list[BatchItem] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
 
 
-@router.get("/{licence_id}", response_model=LicenceOut)
-async def read(licence_id: str, department: CurrentDepartment, domain: DomainDep) -> LicenceOut:
-    licence = await run_in_threadpool(_owned, domain, department, licence_id)
+class BatchItemResult(BaseModel):
+    index: int
+    idempotency_key: str
+    outcome: Literal["issued", "replayed", "failed"]
+    licence_id: str | None = None
+    status: str | None = None
+    pdf: str | None = None
+    problem: dict[str, Any] | None = Field(
+        default=None, description="RFC 9457 problem details of a failed item")
+
+
+class BatchOut(BaseModel):
+    issued: int
+    replayed: int
+    failed: int
+    results: list[BatchItemResult]
+
+
+def licence_out(licence: Licence) -> LicenceOut:
     return LicenceOut(
         licence_id=licence.licence_id, type=licence.type_code,
         status=effective_status(licence).value, department_id=licence.department_id,
         holder_name=licence.holder_name, issued_at=licence.issued_at.isoformat(),
         valid_from=licence.valid_from.isoformat(),
         valid_until=licence.valid_until.isoformat() if licence.valid_until else None,
-        version=licence.version,
+        version=licence.version, pdf=f"/v1/licences/{licence.licence_id}/pdf",
     )
 
 
+def _issued_out(issued: IssuedLicence) -> IssuedLicenceOut:
+    return IssuedLicenceOut(licence_id=issued.licence_id, status=issued.licence.status,
+                            pdf=f"/v1/licences/{issued.licence_id}/pdf",
+                            replayed=issued.replayed)
+
+
+@router.post("", status_code=201, response_model=IssuedLicenceOut,
+             responses={200: {"model": IssuedLicenceOut, "description": "replayed"},
+                        403: {"description": "the type is not granted to this department"},
+                        409: {"description": "Idempotency-Key reused with another body"},
+                        422: {"description": "the data does not fit the type"}})
+async def issue(body: IssueLicenceBody, department: CurrentDepartment, domain: DomainDep,
+                response: Response,
+                idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY)]
+                = None) -> IssuedLicenceOut:
+    request = IssuanceRequest(department_id=department.department_id, type_code=body.type,
+                              data=body.data, idempotency_key=idempotency_key,
+                              actor=f"department:{department.department_id}")
+    issued = await run_in_threadpool(domain.issue_licence, request)
+    if issued.replayed:
+        response.status_code = 200
+    return _issued_out(issued)
+
+
+async def _issue_one(domain: TrustDomain, department: Department, index: int,
+                     item: BatchItem) -> BatchItemResult:
+    base = {"index": index, "idempotency_key": item.idempotency_key}
+    try:
+        request = IssuanceRequest(department_id=department.department_id,
+                                  type_code=item.type, data=item.data,
+                                  idempotency_key=item.idempotency_key,
+                                  actor=f"department:{department.department_id}")
+        issued = await run_in_threadpool(domain.issue_licence, request)
+    except domain_error_types() as exc:
+        return BatchItemResult(**base, outcome="failed", problem=domain_problem(exc))
+    except (ValueError, TypeError) as exc:
+        return BatchItemResult(**base, outcome="failed",
+                               problem=problem_body(422, "invalid_request", str(exc)))
+    except Exception as exc:  # one broken item must not stop the others
+        log.error("batch item failed: %s", type(exc).__name__)
+        return BatchItemResult(**base, outcome="failed",
+                               problem=problem_body(500, "internal_error", INTERNAL))
+    return BatchItemResult(**base, outcome="replayed" if issued.replayed else "issued",
+                           licence_id=issued.licence_id, status=issued.licence.status,
+                           pdf=f"/v1/licences/{issued.licence_id}/pdf")
+
+
+async def _issue_batch(body: BatchBody, department: Department, domain: TrustDomain,
+                       request: Request) -> BatchOut:
+    metrics = request.app.state.metrics
+    results = []
+    for index, item in enumerate(body.items):
+        started = time.perf_counter()
+        result = await _issue_one(domain, department, index, item)
+        outcome = result.outcome
+        if result.problem is not None:
+            outcome = "error" if result.problem["status"] >= 500 else "refused"
+        metrics.observe_issuance(outcome, time.perf_counter() - started)
+        results.append(result)
+    counts = {o: sum(r.outcome == o for r in results) for o in ("issued", "replayed", "failed")}
+    return BatchOut(**counts, results=results)
+
+
+@router.post(":batch", response_model=BatchOut,
+             summary="Issue many licences; each item succeeds or fails on its own")
+async def issue_batch(body: BatchBody, department: CurrentDepartment, domain: DomainDep,
+                      request: Request) -> BatchOut:
+    return await _issue_batch(body, department, domain, request)
+
+
+@router.post("/batch", response_model=BatchOut, include_in_schema=False)
+async def issue_batch_alias(body: BatchBody, department: CurrentDepartment,
+                            domain: DomainDep, request: Request) -> BatchOut:
+    return await _issue_batch(body, department, domain, request)
+
+
+def visible_licence(domain: TrustDomain, caller: Department | Holder,
+                    licence_id: str) -> Licence:
+    """The licence if the caller issued it (department) or holds it (holder); otherwise
+    the same 404 as for a licence that does not exist."""
+    with domain.session() as session:
+        licence = get_licence(session, licence_id)
+    if isinstance(caller, Department):
+        mine = licence.department_id == caller.department_id
+    else:
+        mine = licence.holder_identifier == caller.identifier
+    if not mine:
+        raise ApiError(404, "licence_not_found", f"no licence {licence_id}")
+    return licence
+
+
+def _owned(domain: TrustDomain, department: Department, licence_id: str) -> Licence:
+    """The department's own licence (kept for the status routes)."""
+    return visible_licence(domain, department, licence_id)
+
+
+@router.get("/{licence_id}", response_model=LicenceOut,
+            responses={404: {"description": "no such licence, or not yours"}})
+async def read(licence_id: str, caller: Caller, domain: DomainDep) -> LicenceOut:
+    licence = await run_in_threadpool(visible_licence, domain, caller, licence_id)
+    return licence_out(licence)
+
+
 @router.get("/{licence_id}/pdf", response_class=Response,
-            responses={200: {"content": {"application/pdf": {}}}})
-async def pdf(licence_id: str, department: CurrentDepartment, domain: DomainDep) -> Response:
+            responses={200: {"content": {"application/pdf": {}}},
+                       404: {"description": "no such licence, or not yours"}})
+async def pdf(licence_id: str, caller: Caller, domain: DomainDep) -> Response:
     def load() -> bytes:
-        _owned(domain, department, licence_id)
+        licence = visible_licence(domain, caller, licence_id)
         with domain.session() as session:
-            return get_licence_pdf(session, licence_id)
+            return get_licence_pdf(session, licence.licence_id)
 
     data = await run_in_threadpool(load)
     return Response(data, media_type="application/pdf", headers={

@@ -1,0 +1,66 @@
+"""Structured logs: one JSON object a line.
+
+The access line carries only the method, the route *template* (``/v1/licences/{licence_id}``,
+never the concrete path: identifiers there name people and companies), the status, the
+duration and the request id. Nothing from headers, query strings or bodies is logged, so
+API keys, bearer tokens, PINs and holder identifiers cannot reach the log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+ACCESS_LOGGER = "certseal.access"
+access_log = logging.getLogger(ACCESS_LOGGER)
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats any record as one JSON line; access records are already JSON objects."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        structured = getattr(record, "fields", None)
+        if isinstance(structured, dict):
+            fields.update(structured)
+        else:
+            fields["message"] = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            fields["error"] = exception_summary(record.exc_info[1])
+        return json.dumps(fields, ensure_ascii=False, default=str)
+
+
+def exception_summary(exc: BaseException) -> dict[str, Any]:
+    """The exception's type and where it was raised, without its message (messages of
+    unexpected errors may quote data a client sent)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return {"type": type(exc).__name__,
+            "frames": [f"{f.filename}:{f.lineno} in {f.name}" for f in frames[-8:]]}
+
+
+def log_request(*, method: str, route: str, status: int, duration_ms: float,
+                request_id: str) -> None:
+    fields = {"event": "request", "method": method, "route": route, "status": status,
+              "duration_ms": round(duration_ms, 2), "request_id": request_id}
+    access_log.info(json.dumps(fields), extra={"fields": fields})
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """JSON lines on stderr for the service's own loggers (called by ``app_from_env``)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    for name in ("certseal", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
+    # uvicorn's own access log prints raw paths and query strings: keep it off.
+    logging.getLogger("uvicorn.access").disabled = True
