@@ -19,7 +19,7 @@ from hsm.token import HsmConfig
 # Files and folders a certseal home may hold; anything else in a directory means it is
 # not ours to fill.
 HOME_ENTRIES = ("certseal.toml", "hsm-pins.json", "softhsm2.conf", "tokens", "certseal.db",
-                "certseal.db-wal", "certseal.db-shm", "published")
+                "certseal.db-wal", "certseal.db-shm", "published", "trust-lists", "verify-cache")
 
 
 def hsm_config(settings: Settings, user_pin: str | None = None) -> HsmConfig:
