@@ -59,6 +59,7 @@ _SEAL_KEY_USAGE = KeyUsageConstraints(key_usage={"non_repudiation", "digital_sig
 
 
 def open_pdf(data: bytes, context: VerificationContext) -> PdfFileReader:
+    """A bounded, readable PDF with at least one signature field; UnusableInput otherwise."""
     limits = context.limits
     if not data:
         raise UnusableInput("the file is empty")
@@ -70,28 +71,48 @@ def open_pdf(data: bytes, context: VerificationContext) -> PdfFileReader:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         revisions = reader.xrefs.total_revisions
         objects = sum(1 for _ in reader.xrefs.explicit_refs_in_revision(revisions - 1))
-        signatures = reader.embedded_signatures
-    except InputTooLarge:
-        raise
     except Exception as exc:  # pyHanko raises many types on malformed files
+        log.info("unreadable PDF: %s: %s", type(exc).__name__, exc)
         raise UnusableInput(f"the PDF cannot be read ({type(exc).__name__})") from None
     if revisions > limits.max_revisions:
         raise InputTooLarge(f"PDF has {revisions} revisions (limit {limits.max_revisions})")
     if objects > limits.max_objects:
         raise InputTooLarge(f"PDF has {objects} objects (limit {limits.max_objects})")
-    if not any(s.sig_object_type == "/Sig" for s in signatures):
+    if not _signature_fields(reader):
         raise NotSigned("the PDF carries no signature: it is not a sealed licence")
-    if len(signatures) > limits.max_signatures:
-        raise InputTooLarge(f"PDF has {len(signatures)} signatures")
     return reader
+
+
+def _signature_fields(reader: PdfFileReader) -> list[str]:
+    """Names of the signature fields that hold a value (read without parsing the CMS, so
+    a document whose signature was gutted still counts as signed, and so as forged)."""
+    try:
+        fields = reader.root["/AcroForm"]["/Fields"]
+        found = []
+        for ref in list(fields)[:64]:
+            field = ref.get_object()
+            if field.get("/FT") == "/Sig" and field.get("/V") is not None:
+                found.append(str(field.get("/T", "")))
+        return found
+    except Exception:  # no AcroForm or a malformed one: no signature fields
+        return []
 
 
 async def verify_pdf(data: bytes, context: VerificationContext) -> VerificationReport:
     reader = open_pdf(data, context)
     now = context.now()
     checks: list[Check] = [trust_list_freshness(context, now)]
-    signatures = reader.embedded_signatures
+    try:
+        signatures = reader.embedded_signatures
+    except Exception as exc:  # a signature field whose value pyHanko cannot parse
+        log.info("signature unreadable: %s: %s", type(exc).__name__, exc)
+        signatures = []
     regular = [s for s in signatures if s.sig_object_type == "/Sig"]
+    if not regular or len(signatures) > context.limits.max_signatures:
+        checks.append(failed("signature.integrity", "签名已损坏或被替换，无法解析",
+                             "the signature is damaged or was replaced: it cannot be parsed",
+                             fields=_signature_fields(reader)))
+        return _report(checks, context, now)
     seal = regular[0]
     if len(regular) == 1 and seal.field_name == SEAL_FIELD_NAME:
         checks.append(passed("signature.count", "文件含一个电子印章签名",
@@ -165,7 +186,8 @@ async def _validate(seal, dss: DocumentSecurityStore | None, context: Verificati
     roots = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
              for c in context.root_certificates()]
     kwargs: dict[str, Any] = {"trust_roots": roots, "allow_fetching": False,
-                              "revocation_mode": "hard-fail", "moment": moment}
+                              "revocation_mode": "hard-fail", "moment": moment,
+                              "ocsps": [], "crls": []}
     try:
         vc = dss.as_validation_context(kwargs) if dss is not None else ValidationContext(
             **kwargs)

@@ -1,0 +1,149 @@
+"""Every forgery built from a genuine licence comes out `invalid`, with the check that
+caught it named. (What each attack does is in verify_forgeries.py.)"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import verify_forgeries as forge
+from PIL import Image, ImageDraw
+
+from certs.licence_id import parse_licence_id
+from certs.qr import encode_qr_payload, kid_of_certificate
+from certs.render import render_licence_pdf
+from certs.samples import sample_licence_data
+from verify.errors import UnusableInput
+
+
+def failed_codes(report) -> set[str]:
+    return {c.code for c in report.checks if c.outcome.value == "failed"}
+
+
+@pytest.fixture(scope="module")
+def genuine(trust_domain) -> bytes:
+    return trust_domain.licences["yyzz"].pdf
+
+
+def test_the_genuine_file_is_valid_so_each_forgery_below_is_judged_on_its_change(
+        genuine, verify_synced_offline):
+    assert verify_synced_offline(genuine).verdict == "valid"
+
+
+def test_one_changed_byte_in_the_signed_range(genuine, verify_offline):
+    report = verify_offline(forge.flip_signed_byte(genuine))
+    assert report.verdict == "invalid"
+    assert "signature.integrity" in failed_codes(report)
+
+
+def test_incremental_saving_attack_overlaying_page_content(genuine, verify_offline):
+    report = verify_offline(forge.overlay_page_content(genuine))
+    assert report.verdict == "invalid"
+    assert "signature.modifications" in failed_codes(report)
+    # The signature itself is sound over its revision: the change after it is the problem.
+    assert report.check("signature.integrity").outcome.value == "passed"
+
+
+def test_shadow_attack_replacing_the_page_contents(genuine, verify_offline):
+    report = verify_offline(forge.replace_page_contents(genuine))
+    assert report.verdict == "invalid"
+    assert "signature.modifications" in failed_codes(report)
+
+
+def test_incremental_saving_attack_replacing_the_licence_data(genuine, verify_offline):
+    data = sample_licence_data("yyzz")
+    data["名称"] = "冒名顶替有限公司"
+    report = verify_offline(forge.replace_attachment(genuine, data))
+    assert report.verdict == "invalid"
+    assert {"signature.modifications", "licence.data_matches"} <= failed_codes(report)
+
+
+@pytest.mark.parametrize("subtype", ["/FreeText", "/Square"])
+def test_evil_annotation_covering_a_field(genuine, verify_offline, subtype):
+    report = verify_offline(forge.cover_with_annotation(genuine, subtype))
+    assert report.verdict == "invalid"
+    assert "signature.modifications" in failed_codes(report)
+
+
+def test_truncation_inside_the_signed_range(genuine, verify_offline):
+    forged = forge.truncate_signed_range(genuine)
+    try:
+        report = verify_offline(forged)
+    except UnusableInput:
+        return  # unreadable is refused (exit 3): never valid either
+    assert report.verdict == "invalid"
+
+
+def test_universal_signature_forgery_contents_emptied(genuine, verify_offline):
+    report = verify_offline(forge.empty_contents(genuine))
+    assert report.verdict == "invalid"
+    assert "signature.integrity" in failed_codes(report)
+
+
+def test_universal_signature_forgery_byte_range_shortened(genuine, verify_offline):
+    report = verify_offline(forge.shrink_byte_range(genuine))
+    assert report.verdict == "invalid"
+    assert failed_codes(report) & {"signature.integrity", "signature.coverage"}
+
+
+def _seal_png() -> bytes:
+    image = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(image).ellipse((5, 5, 195, 195), outline=(200, 0, 0, 255), width=8)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_re_signature_by_a_self_signed_twin_of_the_seal_certificate(trust_domain,
+                                                                    verify_offline):
+    """The attacker renders a licence of their own, signs its QR and seals it with a key
+    whose self-signed certificate copies the department's subject, with a genuine
+    time-stamp from the region's TSA: everything checks out except the chain."""
+    from cryptography import x509
+
+    from seal.pades import SealMaterial, SealPlacement, seal_pdf
+
+    genuine = trust_domain.licences["yyzz"]
+    services = trust_domain.domain.sealing_services()
+    seal_cert = x509.load_pem_x509_certificate(
+        trust_domain.domain.seal_certificate_path(trust_domain.seal_id).read_bytes())
+    key, twin = forge.self_signed_twin(seal_cert)
+    licence_type = trust_domain.domain.catalogue.get("yyzz")
+    data = sample_licence_data("yyzz")
+    data["名称"] = "冒名顶替有限公司"
+    text = genuine_qr(genuine.pdf)
+    qr = forge.qr_signed_by(text, key, kid_of_certificate(twin.public_bytes(
+        __import__("cryptography").hazmat.primitives.serialization.Encoding.DER)))
+    unsigned = render_licence_pdf(licence_type, parse_licence_id(genuine.licence_id), data,
+                                  "广州市市场监督管理局", genuine.licence.issued_at, qr)
+    forged = seal_pdf(unsigned, SealMaterial(key=key, certificate=twin, chain=(),
+                                             image_png=_seal_png(), seal_name="Seal"),
+                      SealPlacement(page=0, box=licence_type.layout.seal),
+                      timestamper=services.timestamper, validation=None, reason="forged",
+                      location="广东省")
+    report = verify_offline(forged)
+    assert report.verdict == "invalid"
+    assert {"chain.trusted", "chain.trust_list"} <= failed_codes(report)
+    # (Its time-stamp is genuine but cannot be judged trusted either: the forger embedded
+    # no revocation data for the TSA, and "at signing time" uses embedded data only.)
+
+
+def genuine_qr(pdf: bytes) -> str:
+    from verify.limits import DEFAULT_LIMITS
+    from verify.pdf_qr import qr_texts_of_first_page
+
+    (text,) = qr_texts_of_first_page(pdf, DEFAULT_LIMITS)
+    return text
+
+
+def test_an_unsealed_render_is_refused_as_not_signed(trust_domain, verify_offline):
+    genuine = trust_domain.licences["yyzz"]
+    licence_type = trust_domain.domain.catalogue.get("yyzz")
+    unsigned = render_licence_pdf(licence_type, parse_licence_id(genuine.licence_id),
+                                  sample_licence_data("yyzz"), "x", genuine.licence.issued_at,
+                                  genuine_qr(genuine.pdf))
+    with pytest.raises(UnusableInput, match="no signature"):
+        verify_offline(unsigned)
+
+
+__all__ = ["encode_qr_payload"]
