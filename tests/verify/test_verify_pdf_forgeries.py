@@ -7,10 +7,11 @@ import io
 
 import pytest
 import verify_forgeries as forge
+from cryptography.hazmat.primitives.serialization import Encoding
 from PIL import Image, ImageDraw
 
 from certs.licence_id import parse_licence_id
-from certs.qr import encode_qr_payload, kid_of_certificate
+from certs.qr import kid_of_certificate
 from certs.render import render_licence_pdf
 from certs.samples import sample_licence_data
 from verify.errors import UnusableInput
@@ -112,8 +113,7 @@ def test_re_signature_by_a_self_signed_twin_of_the_seal_certificate(trust_domain
     data = sample_licence_data("yyzz")
     data["名称"] = "冒名顶替有限公司"
     text = genuine_qr(genuine.pdf)
-    qr = forge.qr_signed_by(text, key, kid_of_certificate(twin.public_bytes(
-        __import__("cryptography").hazmat.primitives.serialization.Encoding.DER)))
+    qr = forge.qr_signed_by(text, key, kid_of_certificate(twin.public_bytes(Encoding.DER)))
     unsigned = render_licence_pdf(licence_type, parse_licence_id(genuine.licence_id), data,
                                   "广州市市场监督管理局", genuine.licence.issued_at, qr)
     forged = seal_pdf(unsigned, SealMaterial(key=key, certificate=twin, chain=(),
@@ -146,4 +146,10 @@ def test_an_unsealed_render_is_refused_as_not_signed(trust_domain, verify_offlin
         verify_offline(unsigned)
 
 
-__all__ = ["encode_qr_payload"]
+
+def test_sneaky_signature_a_second_signature_added_after_sealing(genuine, verify_offline):
+    """A second (approval) signature by the forger's twin certificate, appended in a new
+    revision: one signature too many, and a change the certification does not allow."""
+    report = verify_offline(forge.add_second_signature(genuine))
+    assert report.verdict == "invalid"
+    assert {"signature.count", "signature.modifications"} & failed_codes(report)

@@ -223,3 +223,34 @@ def qr_signed_by(text: str, key: ec.EllipticCurvePrivateKey, kid: bytes) -> str:
     fields = {**claims.__dict__, "kid": kid}
     return encode_qr_payload(QrClaims(**fields),
                              sign=lambda m: key.sign(m, ec.ECDSA(hashes.SHA256())))
+
+
+def add_second_signature(pdf: bytes) -> bytes:
+    """Sneaky Signature: the forger signs the sealed document again (an approval
+    signature with a visible field) in an incremental update."""
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives import serialization
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import SigFieldSpec
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    key, certificate = stranger("验讫")
+    signer = signers.SimpleSigner(
+        signing_cert=asn1_x509.Certificate.load(
+            certificate.public_bytes(serialization.Encoding.DER)),
+        signing_key=asn1_keys.PrivateKeyInfo.load(key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())),
+        cert_registry=SimpleCertificateStore())
+    from unittest import mock
+
+    writer = _writer(pdf)
+    out = io.BytesIO()
+    # The forger's tool ignores the certification's "no changes" (pyHanko honours it).
+    with mock.patch("pyhanko.sign.validation.read_certification_data", return_value=None):
+        signers.PdfSigner(
+            signers.PdfSignatureMetadata(field_name="Approval"), signer,
+            new_field_spec=SigFieldSpec("Approval", on_page=0, box=(60, 520, 540, 580)),
+        ).sign_pdf(writer, output=out)
+    return out.getvalue()
