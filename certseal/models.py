@@ -4,7 +4,8 @@ from sqlmodel import SQLModel
 
 # Each room registers its tables on import; keep this list in step with the rooms.
 import_errors: list[str] = []
-for _module in ("ca.models", "ca.trust_models", "seal.models", "certs.models"):
+for _module in ("ca.models", "ca.trust_models", "ca.audit_models", "seal.models",
+                "certs.models"):
     try:
         __import__(_module)
     except ModuleNotFoundError as exc:  # a room without tables yet
