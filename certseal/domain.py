@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from ca.audit import append_entry
 from ca.hierarchy import (
     HierarchyKeys,
     TrustDomainCertificates,
@@ -307,6 +308,11 @@ def init_trust_domain(settings: Settings, key_spec: KeySpec = KeySpec.EC_P256) -
                                           for role in KEY_LABELS}),
                     now=now,
                 )
+                append_entry(session, "domain.created", subject=settings.region_code, details={
+                    "region_name": settings.region_name, "base_url": settings.base_url})
+                for role, label in KEY_LABELS.items():
+                    append_entry(session, "key.generated", subject=label,
+                                 details={"role": role, "key_type": key_spec.name})
             domain = TrustDomain(settings, engine=engine)
             domain._token = token
             published = settings.published_dir
