@@ -20,6 +20,7 @@ from pyhanko.sign.timestamps.api import TimeStamper
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from ca.audit import append_entry, qualified_actor
 from ca.store import get_certificate
 from certs.canonical import data_digest
 from certs.catalogue import Catalogue
@@ -168,6 +169,10 @@ def _store(session: Session, request: IssuanceRequest, department_id: str,
             idempotency_key=request.idempotency_key, request_digest=digest,
             status_index=status_index,
         )
+        append_entry(session, "licence.issued", subject=str(licence_id),
+                     actor=qualified_actor(request.actor, f"department:{department_id}"),
+                     details={"type": request.type_code, "department": department_id,
+                              "seal": seal_id, "holder": mask_identifier(holder_identifier)})
         session.commit()
     except IntegrityError:
         # A concurrent retry with the same idempotency key committed first: answer with
