@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from cryptography import x509
 from sqlmodel import Session, select
 
+from ca.audit import append_entry
 from ca.hierarchy import issue_eseal_certificate, load_ca
 from ca.models import serial_text
 from certs.catalogue import Catalogue
@@ -106,6 +107,10 @@ def onboard_department(
         for code in types:
             session.add(LicenceTypeGrant(department_id=uscc, type_code=code, granted_at=now))
         api_key = create_api_key(session, uscc, now=now)
+        append_entry(session, "key.generated", subject=label, details={"seal": seal_id})
+        append_entry(session, "department.created", subject=uscc, details={"types": types})
+        append_entry(session, "seal.created", subject=seal_id, details={
+            "department": uscc, "certificate_serial": serial_text(certificate.serial_number)})
         session.commit()
     except BaseException:
         session.rollback()
