@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from sqlmodel import Session
 
+from ca.audit import append_entry
 from ca.revocation import reinstate_certificate, revoke_certificate
 from seal.models import Seal
 from seal.registry import get_seal
@@ -79,6 +80,8 @@ def revoke_seal(session: Session, seal_id: str, reason: x509.ReasonFlags, *, act
     seal.status = REVOKED
     session.add(seal)
     session.flush()
+    append_entry(session, "seal.revoked", subject=seal_id, actor=actor,
+                 details={"reason": reason.value, "note": note})
     return _changed(seal, reason, at, actor)
 
 
@@ -92,6 +95,8 @@ def suspend_seal(session: Session, seal_id: str, *, actor: str, note: str | None
     seal.status = SUSPENDED
     session.add(seal)
     session.flush()
+    append_entry(session, "seal.suspended", subject=seal_id, actor=actor,
+                 details={"note": note})
     return _changed(seal, HOLD, at, actor)
 
 
@@ -104,4 +109,6 @@ def reinstate_seal(session: Session, seal_id: str, *, actor: str, note: str | No
     seal.status = ACTIVE
     session.add(seal)
     session.flush()
+    append_entry(session, "seal.reinstated", subject=seal_id, actor=actor,
+                 details={"note": note})
     return _changed(seal, None, at, actor)
