@@ -24,6 +24,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from ca.audit import append_entry
 from ca.models import CertificateStatusEvent
 from ca.ocsp import OcspResponder
 from ca.store import get_certificate
@@ -160,6 +161,8 @@ def reinstate_seal(domain: TrustDomain, seal_id: str, *, actor: str = "operator"
 
 
 # -- licences ------------------------------------------------------------------------------
+AUDIT_ACTIONS = {"revoke": "licence.revoked", "suspend": "licence.suspended",
+                 "reinstate": "licence.reinstated"}
 LICENCE_ACTIONS: dict[str, LicenceStatus] = {
     "revoke": LicenceStatus.REVOKED,
     "suspend": LicenceStatus.SUSPENDED,
@@ -189,6 +192,8 @@ def change_licence_status(domain: TrustDomain, licence_id: str, action: str, *, 
             raise InvalidTransition(f"licence {licence.licence_id} is {licence.status}; only "
                                     "a suspended licence can be reinstated")
         licence = change_status(session, licence.licence_id, target, reason.strip(), actor)
+        append_entry(session, AUDIT_ACTIONS[action], subject=licence.licence_id, actor=actor,
+                     details={"reason": reason.strip()})
     return licence
 
 
