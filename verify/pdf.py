@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import re
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
@@ -58,6 +59,18 @@ _SEAL_KEY_USAGE = KeyUsageConstraints(key_usage={"non_repudiation", "digital_sig
                                       match_all_key_usages=False)
 
 
+# A signature dictionary's traces: its ByteRange, or a long hex /Contents (a CMS value).
+_SIGNATURE_MARK = re.compile(rb"/ByteRange\s*\[\s*\d+\s+\d+\s+\d+\s+\d+\s*\]"
+                             rb"|/Contents\s*<[0-9A-Fa-f]{512}")
+
+
+class DamagedSignedPdf(UnusableInput):
+    """A file that was a signed PDF (it carries a signature's traces) but no longer
+    parses: truncated or cut about. ``verify_pdf`` judges it a forgery, not garbage."""
+
+    code = "damaged_signed_pdf"
+
+
 def open_pdf(data: bytes, context: VerificationContext) -> PdfFileReader:
     """A bounded, readable PDF with at least one signature field; UnusableInput otherwise."""
     limits = context.limits
@@ -73,6 +86,9 @@ def open_pdf(data: bytes, context: VerificationContext) -> PdfFileReader:
         objects = sum(1 for _ in reader.xrefs.explicit_refs_in_revision(revisions - 1))
     except Exception as exc:  # pyHanko raises many types on malformed files
         log.info("unreadable PDF: %s: %s", type(exc).__name__, exc)
+        if _SIGNATURE_MARK.search(data):
+            raise DamagedSignedPdf(f"a signed PDF that cannot be read ({type(exc).__name__})"
+                                   ) from None
         raise UnusableInput(f"the PDF cannot be read ({type(exc).__name__})") from None
     if revisions > limits.max_revisions:
         raise InputTooLarge(f"PDF has {revisions} revisions (limit {limits.max_revisions})")
@@ -99,9 +115,14 @@ def _signature_fields(reader: PdfFileReader) -> list[str]:
 
 
 async def verify_pdf(data: bytes, context: VerificationContext) -> VerificationReport:
-    reader = open_pdf(data, context)
     now = context.now()
     checks: list[Check] = [trust_list_freshness(context, now)]
+    try:
+        reader = open_pdf(data, context)
+    except DamagedSignedPdf as exc:
+        checks.append(failed("signature.integrity", "已签名文件被截断或损坏",
+                             f"the signed document was truncated or damaged: {exc}"))
+        return _report(checks, context, now)
     try:
         signatures = reader.embedded_signatures
     except Exception as exc:  # a signature field whose value pyHanko cannot parse
