@@ -101,7 +101,21 @@ class RequestObserver:
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
-        response_started = False
+        response_started = observed = False
+
+        def observe() -> None:
+            # Once a request: before the last body chunk leaves, so that a client that
+            # has its answer can count on the line being written.
+            nonlocal observed
+            if observed:
+                return
+            observed = True
+            seconds = time.perf_counter() - started
+            route = _route_template(scope)
+            method = scope.get("method", "")
+            self.metrics.observe_request(method, route, status, seconds)
+            log_request(method=method, route=route, status=status,
+                        duration_ms=seconds * 1000, request_id=request_id)
 
         async def observed_send(message: Message) -> None:
             nonlocal status, response_started
@@ -110,6 +124,8 @@ class RequestObserver:
                 status = message["status"]
                 message["headers"] = [*message.get("headers", []),
                                       (b"x-request-id", request_id.encode())]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                observe()
             await send(message)
 
         try:
@@ -118,17 +134,13 @@ class RequestObserver:
             log.error("unhandled error", exc_info=False,
                       extra={"fields": {"event": "unhandled_error", "request_id": request_id,
                                         "error": exception_summary(exc)}})
-            status = 500
             if not response_started:
+                status = 500
+                observe()
                 await _send_problem(send, 500, "internal_error", INTERNAL,
                                     [(b"x-request-id", request_id.encode())])
         finally:
-            seconds = time.perf_counter() - started
-            route = _route_template(scope)
-            method = scope.get("method", "")
-            self.metrics.observe_request(method, route, status, seconds)
-            log_request(method=method, route=route, status=status,
-                        duration_ms=seconds * 1000, request_id=request_id)
+            observe()
 
 
 class RequestTooLarge(HTTPException):
