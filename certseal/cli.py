@@ -216,7 +216,8 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler: Callable[[argparse.Namespace], dict | None] = args.handler
+    # A handler returns a dict to print, None, or an int exit status (it printed itself).
+    handler: Callable[[argparse.Namespace], dict | int | None] = args.handler
     try:
         result = handler(args)
     except KeyboardInterrupt:
@@ -231,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps({"error": {"code": _error_code(exc), "message": message}},
                              ensure_ascii=False))
         return status
+    if isinstance(result, int):  # the handler printed its own output
+        return result
     if result is not None:
         _emit(result, getattr(args, "json", False))
     return 0

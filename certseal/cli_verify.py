@@ -55,7 +55,8 @@ def _read_input(value: str) -> bytes:
                    EXIT_UNUSABLE)
 
 
-def cmd_verify(args: argparse.Namespace) -> None:
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Prints the report itself; its exit status says the verdict."""
     from certseal.cli import CliError
     from certseal.verifying import verifier_for
     from verify.errors import VerifyError
@@ -74,11 +75,7 @@ def cmd_verify(args: argparse.Namespace) -> None:
         print(json.dumps(body, ensure_ascii=False, indent=2))
     else:
         _print_human(body)
-    status = EXIT_STATUS[body["verdict"]]
-    sys.stdout.flush()
-    if status:
-        # cli.main maps a returned dict to exit 0; a verdict other than valid must not.
-        raise SystemExit(status)
+    return EXIT_STATUS[body["verdict"]]
 
 
 def _print_human(body: dict) -> None:

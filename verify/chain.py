@@ -73,8 +73,16 @@ def trust_list_check(placement: Placement, context: VerificationContext,
     """chain.trust_list: issuing CA and root both granted at ``when`` in an accepted list."""
     code = "chain.trust_list"
     if placement.issuer is None or placement.root is None:
-        return failed(code, "签章证书不是由任何已接受信任列表中的签发机构签发",
-                      "the seal certificate was not issued by a CA of any accepted trust list")
+        accepted = "、".join(f"{signed.trust_list.region_name}（{signed.trust_list.region_code}）"
+                            for signed in context.trust_lists)
+        accepted_en = ", ".join(f"{signed.trust_list.region_name} "
+                                f"({signed.trust_list.region_code})"
+                                for signed in context.trust_lists)
+        return failed(code, f"签发地区未获认可：签章证书的签发机构不在本柜台接受的任何信任列表中"
+                            f"（已接受：{accepted}）",
+                      "the issuing region is not recognised: the seal certificate's issuer is "
+                      f"in none of the trust lists this counter accepts (accepted: {accepted_en})",
+                      accepted_regions=[s.trust_list.region_code for s in context.trust_lists])
     issuing = context.granted_at(placement.issuer, "issuing-ca", when)
     root = context.granted_at(placement.root, "root-ca", when)
     details = {"at": when, "issuing_ca": placement.issuer.subject.rfc4514_string()}

@@ -7,11 +7,13 @@ raw body (application/pdf, image/png, image/jpeg), or JSON ``{"qr": "CSL1:..."}`
 
 from __future__ import annotations
 
+import asyncio
 import json
 import weakref
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import DomainDep
 from api.errors import ApiError
@@ -98,5 +100,7 @@ async def verify(request: Request, domain: DomainDep,
                  ) -> dict:
     data = await _input_of(request)
     context = _verifier(domain).context(offline=offline)
-    report = await verify_bytes(data, context)
+    # pyHanko's validation is CPU-bound (tens of ms): it runs, with its own event loop,
+    # in a worker thread so this server's loop never waits on it.
+    report = await run_in_threadpool(lambda: asyncio.run(verify_bytes(data, context)))
     return report.to_json()
