@@ -527,13 +527,21 @@ def verify_audit_log(session: Session, tsa_chain: Sequence[x509.Certificate]
             problems.append(AuditProblem(cp.sequence, "removed", f"{where}{stamped}: entry "
                                          f"{cp.sequence} is missing"))
         elif stored[cp.sequence] != cp.head_hash:
+            # Alone, the checkpoint bounds the rewrite to the entries since the last good
+            # one; after a problem the chain already names, it is only its consequence.
+            explained = any(p.sequence is not None and p.sequence <= cp.sequence
+                            for p in problems)
             problems.append(AuditProblem(
-                last_good + 1, "edited", f"{where}{stamped}: the chain up to entry "
+                cp.sequence if explained else last_good + 1, "edited",
+                f"{where}{stamped}: the chain up to entry "
                 f"{cp.sequence} is not the one time-stamped; entries {last_good + 1}.."
                 f"{cp.sequence} were rewritten (hashes recomputed) after the checkpoint"))
         else:
             last_good = max(last_good, cp.sequence)
         recorded = checkpoint_entries.pop(f"checkpoint:{cp.id}", None)
+        if recorded is None:
+            problems.append(AuditProblem(cp.sequence + 1, "removed", f"{where}: the entry "
+                                         "that recorded it is missing"))
         if recorded is not None and json.loads(recorded.details).get("token_sha256") != (
                 hashlib.sha256(cp.token).hexdigest()):
             problems.append(AuditProblem(recorded.sequence, "checkpoint",
