@@ -1,0 +1,46 @@
+"""docker-compose.yml is valid Compose (schema from the Compose Specification) and runs
+two regions with PostgreSQL, persistent homes and health checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+def test_compose_file_matches_the_compose_specification():
+    schema = json.loads((ROOT / "tests" / "data" / "compose_spec.json").read_text())
+    errors = sorted(jsonschema.Draft201909Validator(schema).iter_errors(compose()),
+                    key=str)
+    assert not errors, "\n".join(e.message for e in errors)
+
+
+def test_two_regions_with_postgres_volumes_and_health_checks():
+    services = compose()["services"]
+    assert {"postgres", "guangdong", "shanghai"} <= set(services)
+    regions = {name: services[name] for name in ("guangdong", "shanghai")}
+    codes = {s["environment"]["CERTSEAL_REGION"] for s in regions.values()}
+    assert codes == {"440000", "310000"}
+    for name, service in regions.items():
+        env = service["environment"]
+        assert env["DATABASE_URL"].startswith("postgresql://"), name
+        assert any(v.endswith(":/data") for v in service["volumes"]), name
+        assert "healthcheck" in service and "/readyz" in " ".join(service["healthcheck"]["test"])
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert int(env["CERTSEAL_WORKERS"]) >= 2
+    init_sql = (ROOT / "docker" / "postgres-init.sql").read_text()
+    assert "CREATE DATABASE guangdong" in init_sql and "CREATE DATABASE shanghai" in init_sql
+
+
+def test_entrypoint_initialises_once_then_serves():
+    entry = (ROOT / "docker" / "entrypoint.sh").read_text()
+    assert 'if [ ! -f "$CERTSEAL_HOME/certseal.toml" ]' in entry
+    assert "certseal serve" in entry
