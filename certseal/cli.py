@@ -218,8 +218,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # A handler returns a dict to print, None, or an int exit status (it printed itself).
     handler: Callable[[argparse.Namespace], dict | int | None] = args.handler
+    from ca.audit import acting_as
+    from certseal.audit import cli_source
+
     try:
-        result = handler(args)
+        with acting_as(source=cli_source()):  # the audit log records where actions came from
+            result = handler(args)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

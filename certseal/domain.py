@@ -261,6 +261,9 @@ class TrustDomain:
                 base_url=facts.base_url, key=self.token().private_key(KEY_LABELS["trust_list"]),
                 signer_certificate=signer_cert, chain=[issuing_cert], now=now,
                 validity=TRUST_LIST_VALIDITY)
+            append_entry(session, "trust_list.published",
+                         subject=str(publication.sequence_number),
+                         details={"region": facts.region_code})
         return write_public(self.settings.published_dir / "trust-list.jws",
                             publication.jws.encode())
 

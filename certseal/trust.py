@@ -30,6 +30,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from ca.audit import append_entry, qualified_actor
 from ca.trustlist import (
     MAX_LIST_BYTES,
     SignedTrustList,
@@ -214,6 +215,10 @@ def withdraw_service(domain: TrustDomain, service_type: str, *, reason: str,
         service = find_service(session, service_type, certificate_fingerprint)
         change_status(session, service, "withdrawn", since=at, reason=reason, actor=actor,
                       now=when)
+        append_entry(session, "trust_list.withdrawn", subject=service.name,
+                     actor=qualified_actor(actor, "operator:cli"),
+                     details={"service_type": service_type, "reason": reason,
+                              "since": at.isoformat()})
         found.update(name=service.name, sha256=service.sha256_fingerprint)
 
     path = domain.publish_trust_list(now=now, changes=record)
@@ -344,7 +349,26 @@ def import_trust_list(settings: Settings, jws: str | bytes, *,
         source.setdefault("pinned_at", now.isoformat())
         write_public(region_dir / SOURCE_FILE,
                      json.dumps(source, ensure_ascii=False, indent=2).encode())
+        _audit_import(settings, signed, pinned)
         return _result(signed, pinned, newly_pinned, False, path, url)
+
+
+def _audit_import(settings: Settings, signed: SignedTrustList, pinned: x509.Certificate
+                  ) -> None:
+    """Record the import in the home's audit log (a counter-only home has no database)."""
+    if not settings.config_file.is_file():
+        return
+    from certseal.db import make_engine, transaction
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with transaction(engine) as session:
+            append_entry(session, "trust_list.imported",
+                         subject=signed.trust_list.region_code,
+                         details={"sequence": signed.trust_list.sequence_number,
+                                  "signer_sha256": fingerprint(pinned)})
+    finally:
+        engine.dispose()
 
 
 def _result(signed: SignedTrustList, pinned: x509.Certificate, newly_pinned: bool,

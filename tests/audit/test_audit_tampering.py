@@ -24,9 +24,10 @@ CLI = Path(sys.executable).with_name("certseal")
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
-    """A home with 19 entries and three checkpoints (at 12, 16 and 18):
-    1-9 init and onboarding, 10-11 issued, 12 revoked, 13 checkpoint, 14 issued,
-    15-16 seal suspended and reinstated, 17 checkpoint, 18 issued, 19 checkpoint."""
+    """A home with 20 entries and three checkpoints (at 13, 17 and 19):
+    1-7 init (domain, keys, first trust list), 8-10 onboarding, 11-12 issued, 13 revoked,
+    14 checkpoint, 15 issued, 16-17 seal suspended and reinstated, 18 checkpoint,
+    19 issued, 20 checkpoint."""
     under_test = domain_kit.make_domain(tmp_path_factory.mktemp("audit") / "home",
                                         issue_samples=False)
     domain = under_test.domain
@@ -86,10 +87,11 @@ def first_problem(home: Path) -> dict:
 def test_pristine_log_verifies(pristine: Path):
     code, report, _ = run_verify(pristine)
     assert code == 0, report
-    assert report["intact"] and report["entries"] == 19 and report["head_sequence"] == 19
-    assert report["checkpoints"] == 3 and report["last_checkpoint_sequence"] == 18
+    assert report["intact"] and report["entries"] == 20 and report["head_sequence"] == 20
+    assert report["checkpoints"] == 3 and report["last_checkpoint_sequence"] == 19
     actions = [r[3] for r in rows(pristine)]
-    assert actions[9:19] == ["licence.issued", "licence.issued", "licence.revoked",
+    assert actions[6] == "trust_list.published"
+    assert actions[10:20] == ["licence.issued", "licence.issued", "licence.revoked",
                              "audit.checkpointed", "licence.issued", "seal.suspended",
                              "seal.reinstated", "audit.checkpointed", "licence.issued",
                              "audit.checkpointed"]
@@ -97,39 +99,39 @@ def test_pristine_log_verifies(pristine: Path):
 
 def test_edited_details_named_at_that_entry(home: Path):
     tamper(home, "UPDATE ca_audit_entry SET details = replace(details, 'zyzgzs', 'yyzz')"
-                 " WHERE sequence = 11")
+                 " WHERE sequence = 12")
     problem = first_problem(home)
-    assert (problem["sequence"], problem["kind"]) == (11, "edited")
+    assert (problem["sequence"], problem["kind"]) == (12, "edited")
 
 
 def test_removed_entry_named(home: Path):
-    tamper(home, "DELETE FROM ca_audit_entry WHERE sequence = 11")
+    tamper(home, "DELETE FROM ca_audit_entry WHERE sequence = 12")
     problem = first_problem(home)
-    assert (problem["sequence"], problem["kind"]) == (11, "removed")
+    assert (problem["sequence"], problem["kind"]) == (12, "removed")
 
 
 def test_swapped_entries_named_as_reordered(home: Path):
-    tamper(home, "UPDATE ca_audit_entry SET sequence = -1 WHERE sequence = 10",
-           "UPDATE ca_audit_entry SET sequence = 10 WHERE sequence = 11",
-           "UPDATE ca_audit_entry SET sequence = 11 WHERE sequence = -1")
+    tamper(home, "UPDATE ca_audit_entry SET sequence = -1 WHERE sequence = 11",
+           "UPDATE ca_audit_entry SET sequence = 11 WHERE sequence = 12",
+           "UPDATE ca_audit_entry SET sequence = 12 WHERE sequence = -1")
     problem = first_problem(home)
-    assert (problem["sequence"], problem["kind"]) == (10, "reordered")
+    assert (problem["sequence"], problem["kind"]) == (11, "reordered")
 
 
 def test_inserted_entry_named(home: Path):
-    prev = rows(home)[9]  # entry 10
-    # Renumber 11..19 one up, from the top (sequence is the primary key).
-    for s in range(19, 10, -1):
+    prev = rows(home)[10]  # entry 11
+    # Renumber 12..20 one up, from the top (sequence is the primary key).
+    for s in range(20, 11, -1):
         tamper(home, "UPDATE ca_audit_entry SET sequence = sequence + 1 WHERE sequence = ?",
                params=(s,))
-    forged = dict(sequence=11, at=prev_at(prev), actor="operator:mallory",
+    forged = dict(sequence=12, at=prev_at(prev), actor="operator:mallory",
                   action="licence.revoked", subject="X", source="cli@elsewhere", details="{}",
                   prev_hash=prev[8])
     tamper(home, "INSERT INTO ca_audit_entry VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-           params=(11, prev[1], "operator:mallory", "licence.revoked", "X", "cli@elsewhere",
+           params=(12, prev[1], "operator:mallory", "licence.revoked", "X", "cli@elsewhere",
                    "{}", prev[8], entry_hash(**forged)))
     problem = first_problem(home)
-    assert (problem["sequence"], problem["kind"]) == (11, "inserted")
+    assert (problem["sequence"], problem["kind"]) == (12, "inserted")
 
 
 def prev_at(row: tuple):
@@ -139,27 +141,28 @@ def prev_at(row: tuple):
 
 
 def test_truncated_tail_caught_by_head_and_checkpoint(home: Path):
-    sixteen = rows(home)[15]
+    seventeen = rows(home)[16]
     # The forger also moves the chain head back: only the checkpoints remain.
-    tamper(home, "DELETE FROM ca_audit_entry WHERE sequence > 16")
-    tamper(home, "UPDATE ca_audit_head SET sequence = 16, entry_hash = ?", params=(sixteen[8],))
+    tamper(home, "DELETE FROM ca_audit_entry WHERE sequence > 17")
+    tamper(home, "UPDATE ca_audit_head SET sequence = 17, entry_hash = ?",
+           params=(seventeen[8],))
     code, report, _ = run_verify(home)
     assert code == 1
     assert report["first_problem"]["kind"] == "removed"
-    assert report["first_problem"]["sequence"] == 17
-    assert any("checkpoint 3" in p["message"] and p["sequence"] == 18
+    assert report["first_problem"]["sequence"] == 18
+    assert any("checkpoint 3" in p["message"] and p["sequence"] == 19
                for p in report["problems"])
 
 
 def test_rewrite_with_recomputed_hashes_caught_by_the_time_stamps(home: Path):
-    """A forger without the TSA key edits entry 14 and recomputes every hash after it:
-    the chain is consistent again, but not the head hashes the TSA signed at 16 and 18."""
+    """A forger without the TSA key edits entry 15 and recomputes every hash after it:
+    the chain is consistent again, but not the head hashes the TSA signed at 17 and 19."""
     database = sqlite3.connect(home / "certseal.db")
     prev_hash = None
     with database:
-        for row in rows(home)[13:]:
+        for row in rows(home)[14:]:
             sequence, _, actor, action, subject, source, details, old_prev, _ = row
-            if sequence == 14:
+            if sequence == 15:
                 details = details.replace("spjyxkz", "yyzz")
             prev = prev_hash or old_prev
             new_hash = entry_hash(sequence=sequence, at=prev_at(row), actor=actor,
@@ -172,23 +175,23 @@ def test_rewrite_with_recomputed_hashes_caught_by_the_time_stamps(home: Path):
         database.execute("UPDATE ca_audit_head SET entry_hash = ?", (prev_hash,))
     database.close()
     problem = first_problem(home)
-    # Checkpoint 1 (entry 12) still matches: the rewrite lies in 13..16.
-    assert problem["kind"] == "edited" and problem["sequence"] == 13
-    assert "checkpoint 2" in problem["message"] and "13..16" in problem["message"]
+    # Checkpoint 1 (entry 13) still matches: the rewrite lies in 14..17.
+    assert problem["kind"] == "edited" and problem["sequence"] == 14
+    assert "checkpoint 2" in problem["message"] and "14..17" in problem["message"]
 
 
 def test_forged_checkpoint_hash_caught_by_its_token(home: Path):
     tamper(home, "UPDATE ca_audit_checkpoint SET head_hash = ? WHERE id = 2",
            params=("ab" * 32,))
     problem = first_problem(home)
-    assert problem["kind"] == "checkpoint" and problem["sequence"] == 16
+    assert problem["kind"] == "checkpoint" and problem["sequence"] == 17
     assert "another head hash" in problem["message"]
 
 
 def test_deleted_checkpoint_noticed(home: Path):
     tamper(home, "DELETE FROM ca_audit_checkpoint WHERE id = 2")
     problem = first_problem(home)
-    assert problem["kind"] == "checkpoint" and problem["sequence"] == 17
+    assert problem["kind"] == "checkpoint" and problem["sequence"] == 18
 
 
 def test_checkpoint_and_show_from_the_cli(home: Path):
@@ -197,11 +200,11 @@ def test_checkpoint_and_show_from_the_cli(home: Path):
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     made = json.loads(done.stdout)
-    assert made["sequence"] == 19 and made["checkpoint"] == 4
+    assert made["sequence"] == 20 and made["checkpoint"] == 4
     done = subprocess.run([str(CLI), "audit", "show", "--home", str(home), "--json",
                            "--limit", "2"], capture_output=True, text=True, env=env, timeout=60)
     shown = json.loads(done.stdout)["entries"]
-    assert [e["sequence"] for e in shown] == [19, 20]
+    assert [e["sequence"] for e in shown] == [20, 21]
     assert shown[1]["action"] == "audit.checkpointed"
     assert shown[1]["actor"] == "operator:cli" and shown[1]["source"].startswith("cli@")
     assert run_verify(home)[0] == 0
