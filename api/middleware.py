@@ -20,6 +20,8 @@ from starlette.exceptions import HTTPException
 from api.errors import INTERNAL, PROBLEM, problem_body
 from api.logging import exception_summary, log_request
 from api.metrics import ServiceMetrics
+from ca.audit import acting_as
+from certseal.audit import http_source
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -128,8 +130,11 @@ class RequestObserver:
                 observe()
             await send(message)
 
+        client = scope.get("client")
         try:
-            await self.app(scope, receive, observed_send)
+            # The audit log records where an action came from (the client's address).
+            with acting_as(source=http_source(client[0] if client else None)):
+                await self.app(scope, receive, observed_send)
         except Exception as exc:
             log.error("unhandled error", exc_info=False,
                       extra={"fields": {"event": "unhandled_error", "request_id": request_id,

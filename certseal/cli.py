@@ -115,15 +115,27 @@ def cmd_issue(args: argparse.Namespace) -> dict:
 
 
 def cmd_serve(args: argparse.Namespace) -> dict | None:
+    import os
+    import tempfile
+
     import uvicorn
 
-    from api.app import create_app
-
-    settings = _settings(args)
     from certseal.home import require_home
 
+    settings = _settings(args)
     require_home(settings)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    workers = args.workers or int(os.environ.get("CERTSEAL_WORKERS", "1"))
+    if workers < 1:
+        raise CliError("--workers must be at least 1", "invalid_argument", EXIT_USAGE)
+    # Workers import the app factory after they fork and read settings from the
+    # environment, so each opens its own PKCS#11 session and database pool.
+    os.environ["CERTSEAL_HOME"] = str(settings.home)
+    if workers > 1:
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
+                              tempfile.mkdtemp(prefix="certseal-metrics-"))
+    # uvicorn's own access log prints raw paths and query strings; ours does not.
+    uvicorn.run("api.app:app_from_env", factory=True, host=args.host, port=args.port,
+                workers=workers, access_log=False, log_level="info")
     return None
 
 
@@ -175,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default CERTSEAL_WORKERS or 1); one per core")
     p.set_defaults(handler=cmd_serve)
 
     # Command groups kept in modules of their own; each has register(subparsers).

@@ -20,6 +20,8 @@ from api.deps import Caller, CurrentDepartment, DomainDep
 from api.errors import INTERNAL, ApiError, domain_error_types, domain_problem, problem_body
 from certs.models import Licence
 from certs.registry import effective_status, get_licence, get_licence_pdf
+from certseal import audit
+from certseal.audit import citizen_actor
 from certseal.domain import TrustDomain
 from seal.issuance import MAX_IDEMPOTENCY_KEY, IssuanceRequest, IssuedLicence
 from seal.models import Department
@@ -212,7 +214,11 @@ async def pdf(licence_id: str, caller: Caller, domain: DomainDep) -> Response:
     def load() -> bytes:
         licence = visible_licence(domain, caller, licence_id)
         with domain.session() as session:
-            return get_licence_pdf(session, licence.licence_id)
+            data = get_licence_pdf(session, licence.licence_id)
+        actor = (f"department:{caller.department_id}" if isinstance(caller, Department)
+                 else citizen_actor(caller.identifier))
+        audit.record(domain, "licence.downloaded", subject=licence.licence_id, actor=actor)
+        return data
 
     data = await run_in_threadpool(load)
     return Response(data, media_type="application/pdf", headers={
