@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -126,9 +125,10 @@ def cli(home: Path, *args: str):
                timeout=300)
 
 
-def licence_count(home: Path) -> int:
-    with sqlite3.connect(home / "certseal.db") as db:
-        return db.execute("select count(*) from licence").fetchone()[0]
+def licence_count(under_test) -> int:
+    """Rows in the licence table, on whichever database the domain uses."""
+    with under_test.domain.engine.connect() as connection:
+        return connection.exec_driver_sql("select count(*) from licence").scalar_one()
 
 
 @pytest.fixture
@@ -183,13 +183,13 @@ def test_cli_bad_licence_data_names_the_field_and_writes_nothing(case, trust_dom
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
     out = tmp_path / "never.pdf"
-    before = licence_count(trust_domain.home)
+    before = licence_count(trust_domain)
     proc = cli(trust_domain.home, "issue", "--department", trust_domain.department_id,
                "--type", code, "--data", str(path), "--out", str(out))
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and field in proc.stderr, proc.stderr
     assert not out.exists()
-    assert licence_count(trust_domain.home) == before
+    assert licence_count(trust_domain) == before
 
 
 def test_cli_refuses_unknown_type_missing_department_and_unreadable_data(trust_domain,
@@ -227,8 +227,8 @@ def test_type_not_granted_is_refused_and_nothing_is_stored(fresh_domain):
     other = fresh_domain.domain.add_department(name="福州市人力资源和社会保障局",
                                                uscc=make_uscc("11350100MB0000009"),
                                                licence_types=[])
-    before = licence_count(fresh_domain.home)
+    before = licence_count(fresh_domain)
     fresh_domain.department_id = other.department_id
     with pytest.raises(LicenceTypeNotGranted):
         fresh_domain.issue("zyzgzs")
-    assert licence_count(fresh_domain.home) == before
+    assert licence_count(fresh_domain) == before
