@@ -19,7 +19,7 @@ from api.errors import install_error_handlers
 from api.logging import configure_logging
 from api.metrics import ServiceMetrics
 from api.middleware import DEFAULT_MAX_BODY_BYTES, BodySizeLimit, RequestObserver, SecurityHeaders
-from api.routes import departments, health, licences, me, pki, status, verify
+from api.routes import departments, health, licences, me, pages, pki, status, verify
 from certseal.domain import TrustDomain
 from certseal.settings import Settings, load_settings
 
@@ -57,6 +57,7 @@ def create_app(settings: Settings, *, domain: TrustDomain | None = None,
     app.include_router(health.router)
     for module in (pki, licences, me, departments, status, verify):
         app.include_router(module.router)
+    app.include_router(pages.router_for(settings))
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:

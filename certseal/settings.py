@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks: str | None = None
+    # The citizen page signs in as this public client (PKCE, no secret); when unset it is
+    # oidc_audience, since an ID token's audience is the client it was issued to.
+    oidc_client_id: str | None = None
 
     @classmethod
     def settings_customise_sources(

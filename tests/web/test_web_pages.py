@@ -1,0 +1,149 @@
+"""The counter and citizen pages in a real browser (Debian's Chromium, Playwright):
+a real sealed licence uploaded and its verdict read from the page, a tampered copy, the
+language switch, a phone-style photo of the QR code, and a citizen signing in through an
+OpenID provider, seeing their licence and downloading the sealed PDF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import web_kit
+from playwright.sync_api import expect
+
+VERDICT = "#verdict-word"
+
+
+def upload_pdf(page, path: Path) -> None:
+    page.set_input_files("#pdf-input", str(path))
+    expect(page.locator("#result")).to_be_visible(timeout=30_000)
+
+
+def test_counter_judges_a_sealed_licence_then_a_tampered_copy(page, site, tmp_path,
+                                                              screenshots):
+    issued = site.under_test.licences["yyzz"]
+    original = tmp_path / "licence.pdf"
+    original.write_bytes(issued.pdf)
+    altered = tmp_path / "altered.pdf"
+    altered.write_bytes(web_kit.tampered(issued.pdf))
+
+    page.goto("/verify")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
+    expect(page.locator("h1")).to_have_text("电子证照核验")
+
+    upload_pdf(page, original)
+    expect(page.locator(VERDICT)).to_have_text("有效")
+    expect(page.locator("#verdict")).to_have_attribute("data-verdict", "valid")
+    fields = page.locator("#licence-fields")
+    expect(fields.locator('[data-field="licence_id"]')).to_have_text(issued.licence_id)
+    expect(fields.locator('[data-field="holder_name"]')).to_have_text(
+        issued.licence.holder_name)
+    expect(page.locator('#seal-fields [data-field="signer"]')).to_have_text("广州市市场监督管理局")
+    expect(page.locator('#seal-fields [data-field="region"]')).to_contain_text("广东省")
+    expect(page.locator('#checks [data-code="signature.integrity"]')).to_contain_text("通过")
+    page.screenshot(path=str(screenshots / "screenshot-counter-valid.png"), full_page=True)
+
+    upload_pdf(page, altered)
+    expect(page.locator(VERDICT)).to_have_text("无效")
+    expect(page.locator("#verdict")).to_have_attribute("data-verdict", "invalid")
+    integrity = page.locator('#checks [data-code="signature.integrity"]')
+    expect(integrity).to_contain_text("未通过")
+    expect(integrity).to_contain_text("篡改")
+    # Failed checks come first, where the clerk looks.
+    expect(page.locator("#checks li").first).to_have_class("check check-failed")
+    page.screenshot(path=str(screenshots / "screenshot-counter-invalid.png"), full_page=True)
+    assert page.problems == []
+
+
+def test_language_switch_redraws_the_verdict_and_is_remembered(page, site, tmp_path,
+                                                               screenshots):
+    licence = tmp_path / "licence.pdf"
+    licence.write_bytes(site.under_test.licences["yyzz"].pdf)
+    page.goto("/")
+    upload_pdf(page, licence)
+    expect(page.locator(VERDICT)).to_have_text("有效")
+
+    page.get_by_role("link", name="English").click()
+    expect(page.locator(VERDICT)).to_have_text("Valid")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("h1")).to_have_text("Verify an electronic licence")
+    expect(page.locator('#checks [data-code="signature.integrity"]')).to_contain_text(
+        "the signature is cryptographically sound")
+    page.screenshot(path=str(screenshots / "screenshot-counter-valid-en.png"), full_page=True)
+
+    page.goto("/verify")  # no ?lang=: the cookie the switch set decides
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("link", name="English")).to_have_attribute("aria-current", "true")
+
+    page.get_by_role("link", name="繁體中文").click()
+    upload_pdf(page, licence)
+    expect(page.locator(VERDICT)).to_have_text("有效")
+    expect(page.locator("#verdict-hint")).to_contain_text("證照")
+    expect(page.locator("#checks-note")).to_contain_text("簡體中文")
+    expect(page.locator('#checks [data-code="signature.integrity"] [lang="zh-Hans"]')
+           ).to_have_count(1)
+
+    page.goto("/verify?lang=zh-Hans")
+    expect(page.locator("h1")).to_have_text("电子证照核验")
+    assert page.problems == []
+
+
+def test_photo_of_the_qr_code_is_judged_valid(page, site, tmp_path):
+    pdf = tmp_path / "licence.pdf"
+    pdf.write_bytes(site.under_test.licences["yyzz"].pdf)
+    photo = web_kit.qr_photo(pdf, tmp_path / "qr-photo.jpg")
+    page.goto("/verify")
+    page.set_input_files("#photo-input", str(photo))
+    expect(page.locator("#result")).to_be_visible(timeout=30_000)
+    expect(page.locator(VERDICT)).to_have_text("有效")
+    expect(page.locator("#verdict-kind")).to_have_text("依据：证照二维码")
+    expect(page.locator('#licence-fields [data-field="licence_id"]')).to_have_text(
+        site.under_test.licences["yyzz"].licence_id)
+    assert page.problems == []
+
+
+def test_unusable_upload_and_pasted_qr_text(page, site, tmp_path):
+    junk = tmp_path / "notes.pdf"
+    junk.write_bytes(b"these are not the licences you are looking for")
+    page.goto("/verify")
+    page.set_input_files("#pdf-input", str(junk))
+    expect(page.locator("#error")).to_be_visible(timeout=30_000)
+    expect(page.locator("#error-message")).to_have_text("无法识别所上传的内容：")
+    expect(page.locator("#result")).to_be_hidden()
+
+    page.fill("#qr-text", "CSL1:NOT-A-REAL-PAYLOAD")
+    page.get_by_role("button", name="核验", exact=True).click()
+    expect(page.locator("#error, #result").locator("visible=true")).to_have_count(1)
+    # A malformed payload is either refused (422) or judged invalid — never valid.
+    assert page.locator(VERDICT).inner_text() != "有效"
+
+
+def test_citizen_signs_in_lists_and_downloads_their_licence(page, site, screenshots):
+    issued = site.under_test.licences["zyzgzs"]
+    page.goto("/me")
+    expect(page.locator("h1")).to_have_text("我的电子证照")
+    page.get_by_role("button", name="登录").click()
+
+    row = page.locator(f'tr[data-licence-id="{issued.licence_id}"]')
+    expect(row).to_be_visible(timeout=30_000)
+    expect(row).to_contain_text("职业资格证书")
+    expect(row).to_contain_text(issued.licence.holder_name)
+    expect(row).to_contain_text("有效")
+    expect(page.locator("#subject")).to_contain_text("****")
+    assert "code=" not in page.url  # the single-use code is dropped from the address
+    assert len(site.provider.exchanges) >= 1  # PKCE verifier matched the challenge
+    # The token stays in this tab's sessionStorage; no cookie carries it.
+    assert page.evaluate("sessionStorage.getItem('certseal.token')") is not None
+    assert all(c["name"] == "lang" for c in page.context.cookies())
+    page.screenshot(path=str(screenshots / "screenshot-citizen.png"), full_page=True)
+
+    with page.expect_download() as download_info:
+        row.get_by_role("button").click()
+    download = download_info.value
+    assert download.suggested_filename == f"{issued.licence_id}.pdf"
+    assert Path(download.path()).read_bytes() == issued.pdf
+
+    page.get_by_role("button", name="退出登录").click()
+    expect(page.get_by_role("button", name="登录")).to_be_visible()
+    expect(row).to_be_hidden()
+    assert page.evaluate("sessionStorage.getItem('certseal.token')") is None
+    assert page.problems == []
