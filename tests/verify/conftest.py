@@ -37,7 +37,8 @@ def verify_online(served_domain, counter):
 @pytest.fixture
 def synced_counter(served_domain, counter):
     """A counter that synced the region's status lists once while online."""
-    assert asyncio.run(counter.sync()) == [served_domain.department_id]
+    # The shared domain may hold other tests' departments too; ours must be synced.
+    assert served_domain.department_id in asyncio.run(counter.sync())
     return counter
 
 
