@@ -38,8 +38,7 @@ _PLACEHOLDER = re.compile(r"\{\{(t:)?([A-Za-z0-9_.-]+)\}\}")
 
 def page_csp(connect_origins: tuple[str, ...] = ()) -> str:
     connect = " ".join(("'self'", *connect_origins))
-    # img-src blob: shows the chosen photo of a QR code before it is sent.
-    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
             f"connect-src {connect}; form-action 'self'; frame-ancestors 'none'; "
             "base-uri 'none'")
 

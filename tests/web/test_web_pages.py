@@ -13,9 +13,15 @@ from playwright.sync_api import expect
 VERDICT = "#verdict-word"
 
 
+def shown_verdict(page) -> None:
+    """Wait for the page's answer; a refusal fails here with what the page says."""
+    page.wait_for_selector("#result:not([hidden]), #error:not([hidden])", timeout=30_000)
+    assert page.locator("#error").is_hidden(), page.locator("#error").inner_text()
+
+
 def upload_pdf(page, path: Path) -> None:
     page.set_input_files("#pdf-input", str(path))
-    expect(page.locator("#result")).to_be_visible(timeout=30_000)
+    shown_verdict(page)
 
 
 def test_counter_judges_a_sealed_licence_then_a_tampered_copy(page, site, tmp_path,
@@ -40,6 +46,7 @@ def test_counter_judges_a_sealed_licence_then_a_tampered_copy(page, site, tmp_pa
     expect(page.locator('#seal-fields [data-field="signer"]')).to_have_text("广州市市场监督管理局")
     expect(page.locator('#seal-fields [data-field="region"]')).to_contain_text("广东省")
     expect(page.locator('#checks [data-code="signature.integrity"]')).to_contain_text("通过")
+    expect(page.locator("#licence-heading")).to_have_text("证照信息（请与纸质证照核对）")
     page.screenshot(path=str(screenshots / "screenshot-counter-valid.png"), full_page=True)
 
     upload_pdf(page, altered)
@@ -48,6 +55,7 @@ def test_counter_judges_a_sealed_licence_then_a_tampered_copy(page, site, tmp_pa
     integrity = page.locator('#checks [data-code="signature.integrity"]')
     expect(integrity).to_contain_text("未通过")
     expect(integrity).to_contain_text("篡改")
+    expect(page.locator("#licence-heading")).to_contain_text("不可作为依据")
     # Failed checks come first, where the clerk looks.
     expect(page.locator("#checks li").first).to_have_class("check check-failed")
     page.screenshot(path=str(screenshots / "screenshot-counter-invalid.png"), full_page=True)
@@ -93,7 +101,7 @@ def test_photo_of_the_qr_code_is_judged_valid(page, site, tmp_path):
     photo = web_kit.qr_photo(pdf, tmp_path / "qr-photo.jpg")
     page.goto("/verify")
     page.set_input_files("#photo-input", str(photo))
-    expect(page.locator("#result")).to_be_visible(timeout=30_000)
+    shown_verdict(page)
     expect(page.locator(VERDICT)).to_have_text("有效")
     expect(page.locator("#verdict-kind")).to_have_text("依据：证照二维码")
     expect(page.locator('#licence-fields [data-field="licence_id"]')).to_have_text(

@@ -59,7 +59,9 @@ function drawSeal(report) {
   }
   if (report.signing_time) field(list, t("field.signing_time"), formatDateTime(report.signing_time));
   if (trust) {
-    field(list, t("field.region"), `${trust.region_name}（${trust.region_code}）`, { id: "region" });
+    const region = currentLanguage() === "en" ? `${trust.region_name} (${trust.region_code})`
+      : `${trust.region_name}（${trust.region_code}）`;
+    field(list, t("field.region"), region, { id: "region" });
     field(list, t("field.trust_list"), t("field.trust_list.value", {
       sequence: trust.trust_list_sequence, issued: formatDateTime(trust.trust_list_issued_at),
     }));
@@ -112,6 +114,10 @@ function drawReport(report) {
   $("verdict-hint").textContent = t(`verdict.${verdict}.hint`);
   $("verdict-kind").textContent = t(`verdict.kind.${report.kind}`);
   drawLicence(report.licence);
+  // Data read from a document that failed must not pass for data to compare with.
+  const untrusted = verdict === "invalid";
+  $("licence-panel").classList.toggle("untrusted", untrusted);
+  $("licence-heading").textContent = t(untrusted ? "section.licence.untrusted" : "section.licence");
   drawSeal(report);
   drawChecks(report);
   $("error").hidden = true;
