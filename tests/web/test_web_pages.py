@@ -13,6 +13,13 @@ from playwright.sync_api import expect
 VERDICT = "#verdict-word"
 
 
+def open_page(page, path: str) -> None:
+    """Open a page and wait until its script has wired the controls and loaded its
+    language (a click before that would be lost)."""
+    page.goto(path)
+    page.wait_for_selector("body[data-ready]", timeout=10_000)
+
+
 def shown_verdict(page) -> None:
     """Wait for the page's answer; a refusal fails here with what the page says."""
     page.wait_for_selector("#result:not([hidden]), #error:not([hidden])", timeout=30_000)
@@ -32,7 +39,7 @@ def test_counter_judges_a_sealed_licence_then_a_tampered_copy(page, site, tmp_pa
     altered = tmp_path / "altered.pdf"
     altered.write_bytes(web_kit.tampered(issued.pdf))
 
-    page.goto("/verify")
+    open_page(page, "/verify")
     expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
     expect(page.locator("h1")).to_have_text("电子证照核验")
 
@@ -66,7 +73,7 @@ def test_language_switch_redraws_the_verdict_and_is_remembered(page, site, tmp_p
                                                                screenshots):
     licence = tmp_path / "licence.pdf"
     licence.write_bytes(site.under_test.licences["yyzz"].pdf)
-    page.goto("/")
+    open_page(page, "/")
     upload_pdf(page, licence)
     expect(page.locator(VERDICT)).to_have_text("有效")
 
@@ -78,7 +85,7 @@ def test_language_switch_redraws_the_verdict_and_is_remembered(page, site, tmp_p
         "the signature is cryptographically sound")
     page.screenshot(path=str(screenshots / "screenshot-counter-valid-en.png"), full_page=True)
 
-    page.goto("/verify")  # no ?lang=: the cookie the switch set decides
+    open_page(page, "/verify")  # no ?lang=: the cookie the switch set decides
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_role("link", name="English")).to_have_attribute("aria-current", "true")
 
@@ -90,7 +97,7 @@ def test_language_switch_redraws_the_verdict_and_is_remembered(page, site, tmp_p
     expect(page.locator('#checks [data-code="signature.integrity"] [lang="zh-Hans"]')
            ).to_have_count(1)
 
-    page.goto("/verify?lang=zh-Hans")
+    open_page(page, "/verify?lang=zh-Hans")
     expect(page.locator("h1")).to_have_text("电子证照核验")
     assert page.problems == []
 
@@ -99,7 +106,7 @@ def test_photo_of_the_qr_code_is_judged_valid(page, site, tmp_path):
     pdf = tmp_path / "licence.pdf"
     pdf.write_bytes(site.under_test.licences["yyzz"].pdf)
     photo = web_kit.qr_photo(pdf, tmp_path / "qr-photo.jpg")
-    page.goto("/verify")
+    open_page(page, "/verify")
     page.set_input_files("#photo-input", str(photo))
     shown_verdict(page)
     expect(page.locator(VERDICT)).to_have_text("有效")
@@ -112,7 +119,7 @@ def test_photo_of_the_qr_code_is_judged_valid(page, site, tmp_path):
 def test_unusable_upload_and_pasted_qr_text(page, site, tmp_path):
     junk = tmp_path / "notes.pdf"
     junk.write_bytes(b"these are not the licences you are looking for")
-    page.goto("/verify")
+    open_page(page, "/verify")
     page.set_input_files("#pdf-input", str(junk))
     expect(page.locator("#error")).to_be_visible(timeout=30_000)
     expect(page.locator("#error-message")).to_have_text("无法识别所上传的内容：")
@@ -127,7 +134,7 @@ def test_unusable_upload_and_pasted_qr_text(page, site, tmp_path):
 
 def test_citizen_signs_in_lists_and_downloads_their_licence(page, site, screenshots):
     issued = site.under_test.licences["zyzgzs"]
-    page.goto("/me")
+    open_page(page, "/me")
     expect(page.locator("h1")).to_have_text("我的电子证照")
     page.get_by_role("button", name="登录").click()
 
@@ -155,3 +162,23 @@ def test_citizen_signs_in_lists_and_downloads_their_licence(page, site, screensh
     expect(row).to_be_hidden()
     assert page.evaluate("sessionStorage.getItem('certseal.token')") is None
     assert page.problems == []
+
+
+def test_controls_work_before_the_language_catalogue_arrives(page, site, tmp_path):
+    licence = tmp_path / "licence.pdf"
+    licence.write_bytes(site.under_test.licences["yyzz"].pdf)
+
+    held = []  # the catalogue requests, answered only after the upload (a slow network)
+    page.route("**/web/i18n/*.json", lambda route: held.append(route))
+    page.goto("/verify")
+    page.set_input_files("#pdf-input", str(licence))
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the page did not ask for its catalogue"
+    for route in held:
+        route.continue_()
+    shown_verdict(page)
+    expect(page.locator(VERDICT)).to_have_text("有效")
+    expect(page.locator("body[data-ready]")).to_have_count(1)

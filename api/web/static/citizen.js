@@ -257,8 +257,6 @@ function draw() {
 }
 
 async function start() {
-  $("signin").addEventListener("click", signIn);
-  $("signout").addEventListener("click", signOut);
   const params = new URLSearchParams(window.location.search);
   if (config.issuer && (params.has("code") || params.has("error"))) {
     try {
@@ -271,4 +269,8 @@ async function start() {
   if (session()) await loadLicences();
 }
 
-startLanguage(draw).catch(() => {}).then(start);
+$("signin").addEventListener("click", signIn);
+$("signout").addEventListener("click", signOut);
+startLanguage(draw).catch(() => {}).then(start).then(() => {
+  document.body.dataset.ready = "true";
+});

@@ -232,5 +232,10 @@ function start() {
   });
 }
 
-// Without the catalogue the page still works (labels fall back to their keys).
-startLanguage(redraw).catch(() => {}).then(start);
+// Controls work at once (the server rendered the labels); the catalogue for what the
+// script draws follows. data-ready tells tests (and nothing else) both are in place.
+start();
+startLanguage(redraw).catch(() => {}).then(() => {
+  document.body.dataset.ready = "true";
+  redraw();
+});
