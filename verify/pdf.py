@@ -95,6 +95,10 @@ def open_pdf(data: bytes, context: VerificationContext) -> PdfFileReader:
     if objects > limits.max_objects:
         raise InputTooLarge(f"PDF has {objects} objects (limit {limits.max_objects})")
     if not _signature_fields(reader):
+        if _SIGNATURE_MARK.search(data):
+            # A signature's traces without a readable signature field: the field or form
+            # dictionaries were damaged, which is tampering, not an unsigned document.
+            raise DamagedSignedPdf("a signed PDF whose signature field cannot be read")
         raise NotSigned("the PDF carries no signature: it is not a sealed licence")
     return reader
 

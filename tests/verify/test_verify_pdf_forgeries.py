@@ -37,6 +37,20 @@ def test_one_changed_byte_in_the_signed_range(genuine, verify_offline):
     assert "signature.integrity" in failed_codes(report)
 
 
+@pytest.mark.parametrize("marker", [b"/FT /Sig", b"/AcroForm", b"/Fields"])
+def test_a_changed_byte_in_the_signature_field_dictionaries(genuine, verify_offline, marker):
+    """Damage where the signature field is declared: still a forgery, not an unsigned
+    document (the file carries a signature's traces)."""
+    at = genuine.find(marker)
+    if at < 0:
+        pytest.fail(f"{marker!r} not found in the genuine licence")
+    forged = bytearray(genuine)
+    forged[at + 2] ^= 0x01
+    report = verify_offline(bytes(forged))
+    assert report.verdict == "invalid"
+    assert "signature.integrity" in failed_codes(report)
+
+
 def test_incremental_saving_attack_overlaying_page_content(genuine, verify_offline):
     report = verify_offline(forge.overlay_page_content(genuine))
     assert report.verdict == "invalid"
