@@ -9,6 +9,7 @@ settings from the environment (``CERTSEAL_HOME`` and the other ``CERTSEAL_*``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,7 @@ from api.errors import install_error_handlers
 from api.logging import configure_logging
 from api.metrics import ServiceMetrics
 from api.middleware import DEFAULT_MAX_BODY_BYTES, BodySizeLimit, RequestObserver, SecurityHeaders
+from api.ratelimit import RateLimit, RateLimits
 from api.routes import departments, health, licences, me, pages, pki, status, verify
 from certseal.domain import TrustDomain
 from certseal.settings import Settings, load_settings
@@ -33,7 +35,10 @@ code. Errors are RFC 9457 problem details (`application/problem+json`) with a st
 
 
 def create_app(settings: Settings, *, domain: TrustDomain | None = None,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+               rate_limits: RateLimits | None = None) -> FastAPI:
+    """``rate_limits``: per-client limits (api/ratelimit.py); None: the defaults."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = domain or TrustDomain.open(settings)
@@ -65,8 +70,10 @@ def create_app(settings: Settings, *, domain: TrustDomain | None = None,
         return Response(body, media_type=content_type)
 
     # Added innermost first: the body limit sits closest to the routes, the security
-    # headers outermost so that even the observer's own 500 answer carries them.
+    # headers outermost so that even the observer's own 500 answer carries them. Rate
+    # limits refuse before any body is read, inside the observer so 429s are logged.
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RateLimit, limits=rate_limits or RateLimits())
     app.add_middleware(RequestObserver, metrics=metrics)
     app.add_middleware(SecurityHeaders)
     return app
@@ -75,4 +82,4 @@ def create_app(settings: Settings, *, domain: TrustDomain | None = None,
 def app_from_env() -> FastAPI:
     """The app for ``certseal serve`` workers: settings from the environment."""
     configure_logging()
-    return create_app(load_settings())
+    return create_app(load_settings(), rate_limits=RateLimits.from_environ(os.environ))

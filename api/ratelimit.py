@@ -1,0 +1,200 @@
+"""Per-client rate limits: token buckets in memory, one set per worker process.
+
+Three things are limited, each per client address (``scope["client"]``; behind a reverse
+proxy on loopback uvicorn's proxy-headers support puts the real client there):
+
+- ``verify``: ``POST /v1/verify`` — pyHanko validation costs tens of milliseconds of CPU,
+  so one client must not occupy every worker.
+- ``ocsp``: ``/pki/ocsp`` (GET and POST). Relying parties hammer OCSP legitimately
+  (pdfsig asks for every certificate of a chain, every time), so the default only stops
+  floods.
+- ``auth_failures``: requests that *present* credentials (an ``Authorization`` header)
+  and are answered 401. Only failures consume tokens; a request without credentials is
+  not a guess and costs nothing. Once a client has used up its failure budget, every
+  further request of it that presents credentials is answered 429 *before* the
+  credentials are looked at, right key or wrong: were a right key still let through, a
+  guesser would tell right from wrong by 200 versus 429 and the limit would slow nobody.
+  A client whose keys work never spends the budget. (Concurrent requests may overshoot
+  the budget by at most the number in flight: the check precedes the answer.)
+
+The limits are per process: with ``--workers N`` a client gets up to N times the rate.
+Buckets of clients not seen for a while are forgotten (LRU, ``max_clients``): a forgotten
+client starts again with a full bucket, which errs on the side of serving.
+
+Defaults (``RateLimits()``) are meant for production and are generous; tests and
+benchmarks set their own through ``create_app(rate_limits=...)`` or the environment
+(``RateLimits.from_environ``): ``CERTSEAL_RATE_LIMIT_VERIFY``, ``..._OCSP``,
+``..._AUTH_FAILURES`` as ``RATE/s:BURST`` (e.g. ``10/s:100``) or ``off``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from api.errors import PROBLEM, problem_body
+
+Scope = Any
+Message = Any
+ASGIApp = Callable[..., Any]
+
+DEFAULT_MAX_CLIENTS = 50_000
+ENV_PREFIX = "CERTSEAL_RATE_LIMIT_"
+_RATE = re.compile(r"^\s*(?P<rate>\d+(?:\.\d+)?)\s*/\s*s\s*:\s*(?P<burst>\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``per_second`` tokens flow back into a bucket of ``burst`` tokens."""
+
+    per_second: float
+    burst: int
+
+    def __post_init__(self) -> None:
+        if not (self.per_second > 0 and math.isfinite(self.per_second)):
+            raise ValueError("per_second must be a positive number")
+        if self.burst < 1:
+            raise ValueError("burst must be at least 1")
+
+    @classmethod
+    def parse(cls, text: str) -> Rate | None:
+        """``"10/s:100"`` -> Rate(10, 100); ``"off"`` -> None (unlimited)."""
+        if text.strip().lower() == "off":
+            return None
+        match = _RATE.match(text)
+        if match is None:
+            raise ValueError(f"a rate limit is 'RATE/s:BURST' or 'off', not {text!r}")
+        return cls(float(match["rate"]), int(match["burst"]))
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Which limits apply (None: unlimited)."""
+
+    verify: Rate | None = field(default_factory=lambda: Rate(10.0, 100))
+    ocsp: Rate | None = field(default_factory=lambda: Rate(2_000.0, 20_000))
+    auth_failures: Rate | None = field(default_factory=lambda: Rate(1.0, 60))
+    max_clients: int = DEFAULT_MAX_CLIENTS
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> RateLimits:
+        limits = cls()
+        for name in ("verify", "ocsp", "auth_failures"):
+            value = environ.get(ENV_PREFIX + name.upper())
+            if value is not None:
+                limits = replace(limits, **{name: Rate.parse(value)})
+        return limits
+
+
+class TokenBuckets:
+    """One token bucket per key, refilled continuously; the clock is injectable."""
+
+    def __init__(self, rate: Rate, *, max_keys: int = DEFAULT_MAX_CLIENTS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.max_keys, self.clock = rate, max_keys, clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def _level(self, key: str, now: float) -> float:
+        tokens, then = self._buckets.get(key, (float(self.rate.burst), now))
+        return min(float(self.rate.burst), tokens + (now - then) * self.rate.per_second)
+
+    def _store(self, key: str, tokens: float, now: float) -> None:
+        self._buckets[key] = (tokens, now)
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+
+    def wait(self, key: str) -> float:
+        """Seconds until ``key`` has a whole token (0.0: it has one now); takes nothing."""
+        tokens = self._level(key, self.clock())
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate.per_second
+
+    def take(self, key: str) -> float:
+        """Take a token: 0.0 when there was one, else the seconds to wait (nothing taken)."""
+        now = self.clock()
+        tokens = self._level(key, now)
+        if tokens < 1:
+            return (1 - tokens) / self.rate.per_second
+        self._store(key, tokens - 1, now)
+        return 0.0
+
+    def spend(self, key: str) -> None:
+        """Take a token even if it leaves the bucket in debt (bounded at one burst), so
+        that failures that were in flight together are all counted."""
+        now = self.clock()
+        self._store(key, max(-float(self.rate.burst), self._level(key, now) - 1), now)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return value
+    return None
+
+
+class RateLimit:
+    """ASGI middleware applying ``RateLimits``; answers 429 problem+json with Retry-After."""
+
+    def __init__(self, app: ASGIApp, limits: RateLimits | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.app = app
+        self.limits = limits = limits or RateLimits()
+
+        def buckets(rate: Rate | None) -> TokenBuckets | None:
+            return rate and TokenBuckets(rate, max_keys=limits.max_clients, clock=clock)
+
+        self.verify = buckets(limits.verify)
+        self.ocsp = buckets(limits.ocsp)
+        self.auth_failures = buckets(limits.auth_failures)
+
+    def _request_limit(self, scope: Scope) -> tuple[TokenBuckets | None, str, str]:
+        path: str = scope.get("path", "")
+        if path == "/v1/verify" and scope.get("method") == "POST":
+            return self.verify, "rate_limited", "too many verification requests"
+        if path == "/pki/ocsp" or path.startswith("/pki/ocsp/"):
+            return self.ocsp, "rate_limited", "too many OCSP requests"
+        return None, "", ""
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        buckets, code, what = self._request_limit(scope)
+        if buckets is not None and (wait := buckets.take(address)):
+            await _refuse(send, code, f"{what} from this address", wait)
+            return
+        presents_credentials = _header(scope, b"authorization") is not None
+        failures = self.auth_failures if presents_credentials else None
+        if failures is not None and (wait := failures.wait(address)):
+            await _refuse(send, "too_many_authentication_failures",
+                          "too many failed authentications from this address", wait)
+            return
+        if failures is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                failures.spend(address)
+            await send(message)
+
+        await self.app(scope, receive, counting_send)
+
+
+async def _refuse(send: Any, code: str, detail: str, wait: float) -> None:
+    retry_after = max(1, math.ceil(wait))
+    body = json.dumps(problem_body(429, code, f"{detail}; retry after {retry_after} s")
+                      ).encode()
+    await send({"type": "http.response.start", "status": 429,
+                "headers": [(b"content-type", PROBLEM.encode()),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"retry-after", str(retry_after).encode())]})
+    await send({"type": "http.response.body", "body": body})
