@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pkcs11
@@ -61,6 +62,21 @@ class Login:
 _modules: dict[str, _Module] = {}
 _logins: dict[tuple[str, str | None, str], Login] = {}
 
+# Tests arm this (hsm.faults) to make PKCS#11 operations fail as a sick device would.
+_fault_hook: Callable[[str], None] | None = None
+
+
+def set_fault_hook(hook: Callable[[str], None] | None) -> None:
+    global _fault_hook
+    _fault_hook = hook
+
+
+def fault_point(what: str) -> None:
+    """Called just before each PKCS#11 operation a Token runs (under LOCK)."""
+    hook = _fault_hook
+    if hook is not None:
+        hook(what)
+
 
 def _initialise(lib: pkcs11.lib) -> None:
     try:
@@ -97,7 +113,10 @@ def module(path: str, softhsm_conf: str | None) -> _Module:
                 state.softhsm_conf = softhsm_conf
             state.generation += 1
     except p11.PKCS11Error as exc:
-        _modules.pop(path, None)
+        if state is not None and path in _modules:
+            state.pid = -1  # initialise again on next use (sessions reopen: generation)
+        else:
+            _modules.pop(path, None)
         raise DeviceError(
             f"cannot load or initialise PKCS#11 module {path}: {type(exc).__name__}"
         ) from exc
@@ -108,11 +127,15 @@ def reinitialise(path: str, softhsm_conf: str | None) -> None:
     """Force C_Finalize/C_Initialize, e.g. so SoftHSM2 sees a token created by another
     process. Every session opened before is reopened on next use. Hold LOCK."""
     state = module(path, softhsm_conf)
+    state.generation += 1
     try:
         _initialise(state.lib)
     except p11.PKCS11Error as exc:
-        raise DeviceError(f"cannot re-initialise PKCS#11 module {path}") from exc
-    state.generation += 1
+        # e.g. SoftHSM2 with its token directory gone: try again on next use rather
+        # than keep a finalised module that every later call would trip over.
+        state.pid = -1
+        raise DeviceError(
+            f"cannot re-initialise PKCS#11 module {path}: {type(exc).__name__}") from exc
 
 
 def find_token(path: str, softhsm_conf: str | None, token_label: str) -> pkcs11.Token:

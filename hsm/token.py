@@ -88,7 +88,13 @@ class Token:
         """Open and log in to the token; TokenNotFound, WrongPin or DeviceError if not."""
         token = cls(config, _opened=True)
         with library.LOCK:
-            record = token._attach()
+            try:
+                record = token._attach()
+            except TokenNotFound:
+                # A token inserted (or a token directory restored) since the module was
+                # initialised is only seen after initialising it again.
+                library.reinitialise(token._module, token._conf)
+                record = token._attach()
             record.users += 1
         return token
 
@@ -270,10 +276,29 @@ class Token:
 
     def _run(self, what: str, operation: Callable[[pkcs11.Session], T]) -> T:
         """Run `operation` on the logged-in session under the lock, reopening once if
-        the session or the module turned out to be dead."""
+        the session or the module turned out to be dead, and looking once more with a
+        re-initialised module before believing that a key or the token is gone."""
+        with library.LOCK:
+            try:
+                return self._run_reopening(what, operation)
+            except (KeyNotFound, TokenNotFound) as exc:
+                _drop_operations(exc)
+            # SoftHSM2 forgets the objects of a token whose files went away (a token
+            # directory moved, a volume unmounted) and sees neither them nor the token come
+            # back until the module is initialised again: an HSM that was briefly gone
+            # must not stay gone for this process.
+            library.reinitialise(self._module, self._conf)
+            try:
+                return self._run_reopening(what, operation)
+            except TokenNotFound as exc:
+                raise DeviceError(
+                    f"{what}: token {self.config.token_label!r} is not present") from exc
+
+    def _run_reopening(self, what: str, operation: Callable[[pkcs11.Session], T]) -> T:
         with library.LOCK:
             record = self._attach()
             try:
+                library.fault_point(what)
                 return operation(record.session)
             except HsmError:
                 raise
@@ -290,6 +315,7 @@ class Token:
                 if module_gone:
                     library.reinitialise(self._module, self._conf)
                 record = self._attach()
+                library.fault_point(what)
                 return operation(record.session)
             except TokenNotFound as exc:
                 raise DeviceError(f"{what}: token {self.config.token_label!r} is gone") from exc
