@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger("certseal.api")
 PROBLEM = "application/problem+json"
 UNAVAILABLE = "the signing service is unavailable; try again later"
+DATABASE_UNAVAILABLE = "the database is unavailable; try again later"
 INTERNAL = "an internal error occurred"
 
 
@@ -44,6 +45,8 @@ class ApiError(Exception):
 
 def _domain_status(exc: Exception) -> int:
     """The HTTP status for a room's typed error (the rooms know nothing of HTTP)."""
+    from sqlalchemy import exc as db_errors
+
     from ca.errors import CaError, CertificateNotFound
     from certs import errors as certs_errors
     from hsm.errors import HsmError
@@ -51,6 +54,8 @@ def _domain_status(exc: Exception) -> int:
     from verify import errors as verify_errors
 
     table: list[tuple[type[Exception], int]] = [
+        (db_errors.OperationalError, 503),
+        (db_errors.TimeoutError, 503),
         (verify_errors.InputTooLarge, 413),
         (verify_errors.UnusableInput, 422),
         (verify_errors.VerifierNotConfigured, 503),
@@ -80,12 +85,29 @@ def _domain_status(exc: Exception) -> int:
     return 500
 
 
+def _outage_code(exc: Exception) -> str | None:
+    """The stable code of an error that means a dependency is down (its class carries
+    none of ours: the HSM room's errors, the database driver's)."""
+    from sqlalchemy import exc as db_errors
+
+    from hsm.errors import HsmError
+
+    table: list[tuple[type[Exception], str]] = [
+        (db_errors.OperationalError, "database_unavailable"),
+        (db_errors.TimeoutError, "database_unavailable"),
+        (HsmError, "hsm_unavailable"),
+    ]
+    return next((code for cls, code in table if isinstance(exc, cls)), None)
+
+
 def domain_problem(exc: Exception) -> dict[str, Any]:
     """The problem body for a room's typed error (also used per item by batch issuance)."""
     status = _domain_status(exc)
-    code = getattr(exc, "code", "error")
+    code = _outage_code(exc) or getattr(exc, "code", "error")
     if status >= 500:
         log.error("service error %s: %s", code, type(exc).__name__)
+        if code == "database_unavailable":
+            return problem_body(503, code, DATABASE_UNAVAILABLE)
         if status == 503:
             return problem_body(503, code, UNAVAILABLE)
         return problem_body(500, "internal_error", INTERNAL)
@@ -94,13 +116,17 @@ def domain_problem(exc: Exception) -> dict[str, Any]:
 
 
 def domain_error_types() -> tuple[type[Exception], ...]:
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
     from ca.errors import CaError
     from certs.errors import CertsError
     from hsm.errors import HsmError
     from seal.errors import SealError
     from verify.errors import VerifyError
 
-    return (CertsError, SealError, CaError, HsmError, VerifyError)
+    return (CertsError, SealError, CaError, HsmError, VerifyError, OperationalError,
+            PoolTimeout)
 
 
 def install_error_handlers(app: FastAPI) -> None:

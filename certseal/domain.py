@@ -176,7 +176,10 @@ class TrustDomain:
         except Exception as exc:  # readiness reports, it does not raise
             log.warning("readiness: database unavailable: %s", type(exc).__name__)
         try:
-            checks["hsm"] = self.token().has_key(KEY_LABELS["issuing"])
+            # A real key lookup (not has_key): it takes the token's recovery path, so
+            # an HSM that comes back is seen as back without a restart.
+            self.token().private_key(KEY_LABELS["issuing"])
+            checks["hsm"] = True
         except Exception as exc:
             log.warning("readiness: HSM unavailable: %s", type(exc).__name__)
         return checks
