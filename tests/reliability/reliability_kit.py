@@ -48,6 +48,7 @@ class ServerProcess:
     port: int
     workers: int = 2
     log_path: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -61,7 +62,7 @@ class ServerProcess:
         self.process = subprocess.Popen(
             [str(CERTSEAL), "serve", "--home", str(self.home), "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", str(self.workers)],
-            env=server_env(self.home), stdout=log, stderr=subprocess.STDOUT,
+            env=server_env(self.home, **self.env), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
         log.close()
         deadline = started + ready_within
@@ -217,6 +218,22 @@ def _licence_serial_problems(connection) -> dict[str, int]:
     behind = sum(1 for key, serials in seen.items()
                  if counters.get(key) is None or counters[key] < max(serials)[0])
     return {"licence_serials_twice": twice, "serial_counters_behind": behind}
+
+
+def footprint(engine: Engine) -> dict[str, int]:
+    """What an issuance leaves behind: rows, audit entries and the counters it bumps."""
+    with engine.connect() as connection:
+        def one(sql: str) -> int:
+            return int(connection.execute(text(sql)).scalar_one() or 0)
+
+        return {
+            "licences": one("SELECT count(*) FROM licence"),
+            "documents": one("SELECT count(*) FROM licence_document"),
+            "status_changes": one("SELECT count(*) FROM licence_status_change"),
+            "audit_entries": one("SELECT count(*) FROM ca_audit_entry"),
+            "licence_serials": one("SELECT sum(last_serial) FROM licence_serial"),
+            "status_indexes": one("SELECT sum(next_index) FROM licence_status_index_counter"),
+        }
 
 
 def licence_count(engine: Engine) -> int:
