@@ -75,7 +75,7 @@ def _children(pid: int) -> list[int]:
             cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"python" in cmdline or b"certseal" in cmdline:
+        if (b"python" in cmdline or b"certseal" in cmdline) and b"resource_tracker" not in cmdline:
             found.append(child)
     return found
 
