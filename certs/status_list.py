@@ -162,8 +162,11 @@ def _x5c(header: dict) -> list[x509.Certificate]:
     if not isinstance(chain, list) or not chain or not all(isinstance(c, str) for c in chain):
         raise StatusListInvalid("x5c: the header must carry the signer's certificate chain")
     try:
-        return [x509.load_der_x509_certificate(base64.b64decode(c, validate=True))
-                for c in chain]
+        certificates = [x509.load_der_x509_certificate(base64.b64decode(c, validate=True))
+                        for c in chain]
+        for certificate in certificates:  # parsed lazily: a bad name or extension would
+            _ = certificate.issuer, certificate.subject, certificate.extensions  # raise later
+        return certificates
     except (ValueError, binascii.Error) as exc:
         raise StatusListInvalid("x5c: not base64 DER certificates") from exc
 
