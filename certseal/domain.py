@@ -48,6 +48,7 @@ KEY_LABELS = {
     "trust_list": "trust-list-signer",
 }
 TRUST_LIST_VALIDITY = timedelta(days=30)
+ISSUANCE_IN_FLIGHT = 2  # per process
 log = logging.getLogger("certseal")
 
 
@@ -83,6 +84,7 @@ class TrustDomain:
         self._ocsp: OcspResponder | None = None
         self._tsa: TimeStampAuthority | None = None
         self._sealing: SealingServices | None = None
+        self._issuing = threading.BoundedSemaphore(ISSUANCE_IN_FLIGHT)
 
     @classmethod
     def open(cls, settings: Settings) -> TrustDomain:
@@ -235,9 +237,12 @@ class TrustDomain:
         return paths
 
     def issue_licence(self, request: IssuanceRequest) -> IssuedLicence:
-        """Blocking (HSM and PDF work): the API calls it from a worker thread."""
+        """Blocking (HSM and PDF work): the API calls it from a worker thread.
+
+        Issuance is CPU-bound Python (one core per process under the GIL), so more than a
+        couple in flight per process only adds memory and latency: the rest wait here."""
         services = self.sealing_services()
-        with self.session() as session:
+        with self._issuing, self.session() as session:
             return issue_licence(session, services, self.catalogue, request)
 
     def seal_certificate_path(self, seal_id: str) -> Path:

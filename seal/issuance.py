@@ -1,5 +1,5 @@
 """Issue a licence: validate → allocate its identifier → sign its QR payload → render →
-seal (PAdES B-LT through the HSM) → store record and PDF in one transaction.
+seal (PAdES B-LT through the HSM) → store record, PDF and audit entry in one transaction.
 
 Idempotent under retry: a request that carries an idempotency key already used by the
 same department with the same body returns the licence issued the first time; with a
@@ -123,8 +123,17 @@ def issue_licence(session: Session, services: SealingServices, catalogue: Catalo
     certificate = x509.load_der_x509_certificate(record.der)
     seal_key = services.token.private_key(seal.key_label)
 
-    licence_id = allocate_licence_id(session, licence_type.code, department.department_id)
-    status_index = allocate_status_index(session, department.department_id)
+    # Identifiers come from a short transaction of their own, committed before the slow
+    # work (render, seal): a write transaction held through ~100 ms of sealing would
+    # serialise every issuance of the database. A licence that then fails leaves a gap
+    # in the serials, never a reused one.
+    try:
+        licence_id = allocate_licence_id(session, licence_type.code, department.department_id)
+        status_index = allocate_status_index(session, department.department_id)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
     qr_text = encode_qr_payload(
         QrClaims(
             kid=kid_of_certificate(certificate.public_bytes(serialization.Encoding.DER)),
