@@ -119,10 +119,16 @@ async def issue(body: IssueLicenceBody, department: CurrentDepartment, domain: D
                 response: Response,
                 idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY)]
                 = None) -> IssuedLicenceOut:
-    request = IssuanceRequest(department_id=department.department_id, type_code=body.type,
-                              data=body.data, idempotency_key=idempotency_key,
-                              actor=f"department:{department.department_id}")
-    issued = await run_in_threadpool(domain.issue_licence, request)
+    try:
+        request = IssuanceRequest(department_id=department.department_id, type_code=body.type,
+                                  data=body.data, idempotency_key=idempotency_key,
+                                  actor=f"department:{department.department_id}")
+        issued = await run_in_threadpool(domain.issue_licence, request)
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, domain_error_types()):
+            raise
+        # As for a batch item: an unusable Idempotency-Key, a lone surrogate in the data.
+        raise ApiError(422, "invalid_request", str(exc)) from None
     if issued.replayed:
         response.status_code = 200
     return _issued_out(issued)
