@@ -17,12 +17,6 @@ def security_idp(tmp_path_factory: pytest.TempPathFactory) -> kit.api_kit.Identi
     return kit.api_kit.make_identity_provider(tmp_path_factory.mktemp("security-idp"))
 
 
-def oidc_settings(trust_domain, idp):
-    return trust_domain.domain.settings.model_copy(update={
-        "oidc_issuer": kit.api_kit.ISSUER, "oidc_audience": kit.api_kit.AUDIENCE,
-        "oidc_jwks": str(idp.jwks_path)})
-
-
 @pytest.fixture(scope="session")
 def cast(trust_domain, security_idp):
     import domain_kit
@@ -41,7 +35,7 @@ def cast(trust_domain, security_idp):
             department_id=onboarded[department].department_id, type_code=type_code,
             data=data or sample_licence_data(type_code))).licence_id
 
-    app = create_app(oidc_settings(trust_domain, security_idp), domain=domain,
+    app = create_app(kit.oidc_settings(trust_domain, security_idp), domain=domain,
                      rate_limits=RateLimits(auth_failures=None))
     with domain_kit.serving(trust_domain, app=app, port=domain_kit.free_port()) as base_url:
         tokens: dict[str, str | None] = {

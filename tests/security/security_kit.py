@@ -52,6 +52,13 @@ class Cast:
     app: object = None
 
 
+def oidc_settings(trust_domain, idp):
+    """The shared domain's settings with citizens' sign-in through `idp`."""
+    return trust_domain.domain.settings.model_copy(update={
+        "oidc_issuer": api_kit.ISSUER, "oidc_audience": api_kit.AUDIENCE,
+        "oidc_jwks": str(idp.jwks_path)})
+
+
 def ocsp_request_der(certificate: x509.Certificate, issuer: x509.Certificate) -> bytes:
     request = ocsp.OCSPRequestBuilder().add_certificate(certificate, issuer, hashes.SHA1())  # noqa: S303 (OCSP CertID)
     return request.build().public_bytes(serialization.Encoding.DER)
