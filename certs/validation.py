@@ -101,7 +101,8 @@ def _as_data_error(error: ValidationError) -> InvalidLicenceData:
         return InvalidLicenceData(".".join([*path, missing[0]]), "is required")
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return InvalidLicenceData(".".join([*path, extra[0]]), "is not a field of this type")
+        name = extra[0] or '""'  # an empty key still needs a visible name
+        return InvalidLicenceData(".".join([*path, name]), "is not a field of this type")
     field = ".".join(path) or "data"
     messages = {
         "format": f"must be a {error.validator_value} (YYYY-MM-DD)",

@@ -115,3 +115,16 @@ def test_malformed_type_refused(tmp_path):
     }), "utf-8")
     with pytest.raises(CatalogueError, match="not a schema property"):
         load_catalogue(tmp_path)
+
+
+def test_an_empty_field_name_is_named_visibly():
+    from certs.catalogue import load_catalogue
+    from certs.errors import InvalidLicenceData
+    from certs.samples import sample_licence_data
+    from certs.validation import validate_licence_data
+
+    data = sample_licence_data("yyzz")
+    data[""] = "x"
+    with pytest.raises(InvalidLicenceData) as refused:
+        validate_licence_data(load_catalogue().get("yyzz"), data)
+    assert refused.value.field == '""'
