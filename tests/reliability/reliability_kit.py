@@ -236,6 +236,18 @@ def footprint(engine: Engine) -> dict[str, int]:
         }
 
 
+COUNTERS = ("licence_serials", "status_indexes")
+
+
+def nothing_written(before: dict[str, int], after: dict[str, int]) -> bool:
+    """No licence, PDF, history or audit entry was added. The identifier counters may
+    have moved on: issuance commits its serial and status index before the slow sealing
+    (seal/issuance.py), so a failed issuance leaves a gap; never a reuse (counters only
+    grow, and integrity_problems checks that none is used twice)."""
+    rows_same = all(after[k] == before[k] for k in before if k not in COUNTERS)
+    return rows_same and all(after[k] >= before[k] for k in COUNTERS)
+
+
 def licence_count(engine: Engine) -> int:
     with engine.connect() as connection:
         return connection.execute(text("SELECT count(*) FROM licence")).scalar_one()

@@ -113,12 +113,12 @@ def test_database_outage_answers_503_leaves_nothing_and_recovers(served):
         assert latency < 10
 
     # Back by itself: same server, same pool.
-    assert kit.footprint(engine) == before
+    assert kit.nothing_written(before, kit.footprint(engine))
     assert http.get("/readyz").status_code == 200
     again = kit.issue(http, under_test.api_key, "during")
     assert again.status_code == 201, again.text
     assert again.json()["replayed"] is False
     serial_of = lambda answer: int(answer.json()["licence_id"].split("-")[2])  # noqa: E731
-    assert serial_of(again) == serial_of(first) + 1
+    assert serial_of(again) > serial_of(first)
     assert kit.footprint(engine)["licences"] == before["licences"] + 1
     assert kit.integrity_problems(engine) == {}
