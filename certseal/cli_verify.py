@@ -42,15 +42,19 @@ def _read_input(value: str) -> bytes:
 
     if value == "-":
         return sys.stdin.buffer.read()
+    if value.strip().startswith(PREFIX):  # QR text first: base45 holds '/' and runs long
+        return value.strip().encode("utf-8")
     path = Path(value)
-    if path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError:  # e.g. a name too long for the file system: not a file of ours
+        is_file = False
+    if is_file:
         try:
             return path.read_bytes()
         except OSError as exc:
             raise CliError(f"cannot read {path}: {exc.strerror}", "unreadable_input",
                            EXIT_UNUSABLE) from exc
-    if value.strip().startswith(PREFIX):
-        return value.strip().encode("utf-8")
     raise CliError(f"{value}: no such file, and not a licence QR text", "unreadable_input",
                    EXIT_UNUSABLE)
 

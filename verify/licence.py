@@ -57,7 +57,7 @@ async def licence_status_check(claims: QrClaims, context: VerificationContext) -
         return undecided(code, "无法获取证照状态（未配置状态列表）",
                          "licence status unavailable: no status list configured",
                          status_index=index)
-    ref = LicenceRef(claims.licence_id, claims.issuer_uscc, index)
+    ref = LicenceRef(claims.licence_id, claims.issuer_uscc, index, claims.issued_at)
     fact = await context.licence_status.status_of(ref, offline=context.offline)
     if fact is None:
         return undecided(code, "无法获取证照状态，请联网或同步状态列表后重试",

@@ -29,6 +29,7 @@ class LicenceRef:
     licence_id: str
     issuer_uscc: str
     status_index: int | None
+    issued_at: dt.datetime | None = None  # a list signed before this says nothing of it
 
 
 class LicenceStatusSource(Protocol):

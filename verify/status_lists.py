@@ -38,6 +38,19 @@ async def http_get_status_list(url: str, timeout: float) -> str:
         return response.text
 
 
+def _covers(status_list: StatusList, ref: LicenceRef) -> bool:
+    """Whether the list speaks of this licence: signed after it was issued (padding
+    entries of an older list read as 0, which must not pass for "valid")."""
+    if ref.issued_at is not None and status_list.issued_at < ref.issued_at.replace(
+            microsecond=0):
+        return False
+    try:
+        status_list.status_at(ref.status_index)  # type: ignore[arg-type]
+    except (IndexError, ValueError):
+        return False
+    return True
+
+
 class StatusListSource:
     def __init__(self, *, issuing_cas: Callable[[], Sequence[x509.Certificate]],
                  base_url_of: Callable[[str], str | None], cache_dir: Path | None = None,
@@ -56,7 +69,9 @@ class StatusListSource:
             return None
         now = self._clock()
         if not offline:
-            fetched = await self._fetched(ref.issuer_uscc, now)
+            # Online means confirmed live: the department's current list, every time (a
+            # held copy could miss a revocation made since; it serves when unreachable).
+            fetched = await self._fetched(ref.issuer_uscc, now, force=True)
             if fetched is not None:
                 return self._fact(fetched[0], ref, live=True, source=fetched[1])
         synced = self._synced(ref.issuer_uscc)
@@ -66,6 +81,8 @@ class StatusListSource:
 
     def _fact(self, status_list: StatusList, ref: LicenceRef, *, live: bool,
               source: str) -> LicenceStatusFact | None:
+        if not _covers(status_list, ref):
+            return None  # the list predates the licence: sync a newer one
         try:
             code = status_list.status_at(ref.status_index)  # type: ignore[arg-type]
         except (IndexError, ValueError):

@@ -21,7 +21,11 @@ CERTSEAL = str(Path(sys.executable).with_name("certseal"))
 def certseal_verify(*args: str, stdin: bytes | None = None) -> tuple[int, dict]:
     done = subprocess.run([CERTSEAL, "verify", "--json", *args], capture_output=True,
                           input=stdin, timeout=60)
-    return done.returncode, json.loads(done.stdout)
+    try:
+        return done.returncode, json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(f"certseal verify printed no report (exit {done.returncode}): "
+                             f"{done.stderr.decode(errors='replace')}") from None
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +147,14 @@ def test_api_upload_size_limit_is_413(served_domain):
     assert answer.status_code == 413
     # (the app-wide body limit may answer before the route does)
     assert answer.json()["code"] in {"input_too_large", "request_too_large"}
+
+
+def test_a_long_argument_is_never_a_traceback(trust_domain):
+    """QR text is base45 (it holds '/'): a run of it longer than a file name may be must
+    still be read as text, and any other long argument is refused cleanly (exit 3)."""
+    trust = ["--trust-list", str(trust_domain.published / "trust-list.jws")]
+    status, body = certseal_verify(*trust, "CSL1:" + "A" * 300 + "/" + "B" * 300)
+    assert status == 3 and body["error"]["code"]
+    done = subprocess.run([CERTSEAL, "verify", *trust, "x" * 300], capture_output=True,
+                          timeout=60)
+    assert done.returncode == 3 and b"Traceback" not in done.stderr
