@@ -114,6 +114,43 @@ def cmd_issue(args: argparse.Namespace) -> dict:
             "pdf": str(args.out.resolve()), "replayed": issued.replayed}
 
 
+def cmd_issue_batch(args: argparse.Namespace) -> dict | int:
+    from certseal.batch import BatchFileError, read_records, run_batch
+    from seal.issuance import IssuanceRequest
+
+    if not args.file.is_file():
+        raise CliError(f"{args.file}: no such file", "unreadable_input", EXIT_UNUSABLE)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    domain = _domain(args)
+    interactive = sys.stderr.isatty()
+
+    def issue(record):
+        return domain.issue_licence(IssuanceRequest(
+            department_id=args.department, type_code=record.type_code, data=record.data,
+            idempotency_key=record.idempotency_key, actor="cli"))
+
+    def progress(done: int, outcome) -> None:
+        line = (f"\r{done} records: {len(outcome.issued)} issued, "
+                f"{len(outcome.replayed)} replayed, {len(outcome.failed)} failed")
+        if interactive or done % 100 == 0:
+            print(line, end="" if interactive else "\n", file=sys.stderr, flush=True)
+
+    try:
+        outcome = run_batch(read_records(args.file, args.type), issue, args.out_dir,
+                            progress=progress, known_errors=_known_errors())
+    except BatchFileError as exc:
+        raise CliError(str(exc), exc.code, EXIT_UNUSABLE) from exc
+    finally:
+        domain.close()
+        if interactive:
+            print(file=sys.stderr)
+    summary = outcome.to_json()
+    for failure in outcome.failed:
+        print(f"certseal: line {failure['line']}: {failure['message']}", file=sys.stderr)
+    _emit(summary, args.json)
+    return EXIT_ERROR if outcome.failed else 0
+
+
 def cmd_serve(args: argparse.Namespace) -> dict | None:
     import os
     import tempfile
@@ -182,6 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a retry with the same key returns the same licence")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(handler=cmd_issue)
+
+    p = sub.add_parser("issue-batch", help="issue many licences from a JSON Lines or CSV file")
+    _add_common(p)
+    p.add_argument("--department", required=True, help="department id (its USCC)")
+    p.add_argument("--type", default=None,
+                   help="licence type of a CSV file (JSON Lines records carry their own)")
+    p.add_argument("--out-dir", required=True, type=Path,
+                   help="where the sealed PDFs go (LICENCE_ID.pdf)")
+    p.add_argument("file", type=Path, help="records: .jsonl ({type, data, idempotency_key?})"
+                                           " or .csv (one column per field)")
+    p.set_defaults(handler=cmd_issue_batch)
 
     p = sub.add_parser("serve", help="serve the API, PKI endpoints and web pages")
     _add_common(p)
