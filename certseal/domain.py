@@ -153,6 +153,7 @@ class TrustDomain:
                     service_certificates=(certs.tsa, certs.ocsp),
                     region_name=self.facts.region_name,
                     verify_url=f"{self.settings.base_url}/verify",
+                    archive_timestamp=self.settings.pades_level == "B-LTA",
                 )
             return self._sealing
 

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # SoftHSM2 reads its token directory from this file; None for a real HSM.
     softhsm_conf: Path | None = None
 
+    # PAdES level of issued licences: B-LT, or B-LTA (adds a document time-stamp).
+    pades_level: Literal["B-LT", "B-LTA"] = "B-LT"
+
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks: str | None = None

@@ -59,6 +59,7 @@ class SealingServices:
     service_certificates: tuple[x509.Certificate, ...]  # TSA and OCSP signer
     region_name: str
     verify_url: str | None = None
+    archive_timestamp: bool = False  # PAdES B-LTA: a document time-stamp after the seal
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def issue_licence(session: Session, services: SealingServices, catalogue: Catalo
         unsigned, material, SealPlacement(page=0, box=licence_type.layout.seal),
         timestamper=services.timestamper, validation=validation,
         reason=f"{licence_type.name} {licence_id}", location=services.region_name,
-        signing_time=now,
+        signing_time=now, archive_timestamp=services.archive_timestamp,
     )
     return _store(session, request, department.department_id, licence_id, data,
                   holder_identifier, holder_name, valid_from, valid_until, now, sealed,
