@@ -14,6 +14,8 @@ class Limits:
     max_qr_text_chars: int = 1200
     max_revisions: int = 8
     max_objects: int = 20_000
+    max_stream_bytes: int = 32 * 1024 * 1024  # one decoded stream (a zip bomb is refused)
+    max_decoded_bytes: int = 128 * 1024 * 1024  # all decoded streams together
     max_signatures: int = 4
     max_qr_xobject_pixels: int = 4_000_000  # an image XObject we decode to find the QR
     image_decode_seconds: float = 3.0  # budget for the preprocessing passes on a photo

@@ -15,11 +15,13 @@ import datetime as dt
 import io
 import logging
 import re
+import zlib
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import async_validate_pdf_signature
@@ -55,6 +57,7 @@ _ALLOWED_LATER = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
 # cannot decide, as opposed to a chain that is wrong.
 _REVINFO_PROBLEMS = {"TRY_LATER", "REVOCATION_OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NO_POE",
                      "NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED"}
+_DEFLATE_MAX_RATIO = 1100  # deflate's worst case is ~1032:1
 _SEAL_KEY_USAGE = KeyUsageConstraints(key_usage={"non_repudiation", "digital_signature"},
                                       match_all_key_usages=False)
 
@@ -94,6 +97,7 @@ def open_pdf(data: bytes, context: VerificationContext) -> PdfFileReader:
         raise InputTooLarge(f"PDF has {revisions} revisions (limit {limits.max_revisions})")
     if objects > limits.max_objects:
         raise InputTooLarge(f"PDF has {objects} objects (limit {limits.max_objects})")
+    _refuse_decompression_bombs(reader, limits)
     if not _signature_fields(reader):
         if _SIGNATURE_MARK.search(data):
             # A signature's traces without a readable signature field: the field or form
@@ -101,6 +105,39 @@ def open_pdf(data: bytes, context: VerificationContext) -> PdfFileReader:
             raise DamagedSignedPdf("a signed PDF whose signature field cannot be read")
         raise NotSigned("the PDF carries no signature: it is not a sealed licence")
     return reader
+
+
+def _refuse_decompression_bombs(reader: PdfFileReader, limits) -> None:
+    """Inflate, with a bounded output, every Flate stream that could inflate past the
+    limit before pyHanko decodes any of them in full: a stream (or those together)
+    inflating past the limits is refused. Deflate cannot expand more than ~1032:1, so
+    small streams need no look."""
+    total = 0
+    for revision in range(reader.xrefs.total_revisions):
+        for ref in reader.xrefs.explicit_refs_in_revision(revision):
+            try:
+                obj = reader.get_object(ref)
+            except Exception:  # noqa: S112 - unreadable objects are judged later, by validation
+                continue
+            if not isinstance(obj, generic.StreamObject):
+                continue
+            filters = obj.get("/Filter")
+            names = [str(f) for f in filters] if isinstance(filters, list) else [str(filters)]
+            if names[:1] != ["/FlateDecode"]:
+                continue
+            encoded = obj.encoded_data
+            if len(encoded) * _DEFLATE_MAX_RATIO <= limits.max_stream_bytes:
+                continue  # cannot inflate past the limit: not worth inflating here
+            inflater = zlib.decompressobj()
+            try:
+                size = len(inflater.decompress(encoded, limits.max_stream_bytes))
+            except zlib.error:
+                continue  # a broken stream is the signature's business, not a bomb
+            if inflater.unconsumed_tail:
+                raise InputTooLarge(f"a stream inflates past {limits.max_stream_bytes} bytes")
+            total += size
+            if total > limits.max_decoded_bytes:
+                raise InputTooLarge(f"streams inflate past {limits.max_decoded_bytes} bytes")
 
 
 def _signature_fields(reader: PdfFileReader) -> list[str]:
