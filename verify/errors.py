@@ -20,6 +20,12 @@ class InputTooLarge(UnusableInput):
     code = "input_too_large"
 
 
+class TooComplex(UnusableInput):
+    """The input kept the verifier busy past its time budget."""
+
+    code = "input_too_complex"
+
+
 class NotSigned(UnusableInput):
     """A readable PDF that carries no signature to verify."""
 

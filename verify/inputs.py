@@ -7,7 +7,7 @@ import asyncio
 
 from certs.qr import PREFIX
 from verify.context import VerificationContext
-from verify.errors import UnusableInput
+from verify.errors import TooComplex, UnusableInput
 from verify.image import decode_qr_image
 from verify.pdf import verify_pdf
 from verify.qr import verify_qr_text
@@ -36,6 +36,18 @@ def kind_of(data: bytes) -> str:
 
 
 async def verify_bytes(data: bytes, context: VerificationContext) -> VerificationReport:
+    """Judge ``data`` within the context's time budget (limits.verify_seconds): a hostile
+    input that keeps the verifier busy past it is refused as too complex. The budget is
+    enforced where the work yields (network, threads, pyHanko's awaits)."""
+    try:
+        return await asyncio.wait_for(_verify_bytes(data, context),
+                                      context.limits.verify_seconds)
+    except TimeoutError:
+        raise TooComplex(f"verification took longer than {context.limits.verify_seconds} s"
+                         ) from None
+
+
+async def _verify_bytes(data: bytes, context: VerificationContext) -> VerificationReport:
     kind = kind_of(data)
     if kind == "pdf":
         return await verify_pdf(data, context)

@@ -19,6 +19,7 @@ class Limits:
     max_signatures: int = 4
     max_qr_xobject_pixels: int = 4_000_000  # an image XObject we decode to find the QR
     image_decode_seconds: float = 3.0  # budget for the preprocessing passes on a photo
+    verify_seconds: float = 20.0  # wall-clock budget of one verification
     ocsp_timeout_seconds: float = 3.0
     status_timeout_seconds: float = 3.0
 

@@ -35,3 +35,17 @@ def test_a_large_but_bounded_stream_is_only_an_unsigned_change(trust_domain, ver
     changed = with_stream(trust_domain.licences["yyzz"].pdf, 1024 * 1024)
     report = verify_offline(changed)
     assert report.verdict == "invalid"  # a change after signing, judged as such
+
+
+def test_verification_past_its_time_budget_is_refused(trust_domain, counter):
+    import asyncio
+    import dataclasses
+
+    from verify.errors import TooComplex
+    from verify.inputs import verify_bytes
+
+    context = counter.context(offline=True)
+    tight = dataclasses.replace(context, limits=dataclasses.replace(context.limits,
+                                                                    verify_seconds=0.0))
+    with pytest.raises(TooComplex):
+        asyncio.run(verify_bytes(trust_domain.licences["yyzz"].pdf, tight))
