@@ -1,7 +1,9 @@
 """The seal certificate's status now: OCSP at the URL in its AIA extension, with a timeout,
 answers checked (signed by the issuer or a responder it delegated to) and cached. Offline,
-only the cache is consulted. Network access sits behind ``OcspTransport`` so tests and
-offline counters run without sockets.
+only the cache is consulted. Online, when OCSP gives no usable answer (unreachable, no URL,
+a bad answer), the issuer's CRL is the fallback (verify/crl.py), cached the same way.
+Network access sits behind ``OcspTransport`` and ``CrlTransport`` so tests and offline
+counters run without sockets.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 from cryptography import x509
@@ -21,6 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+
+if TYPE_CHECKING:
+    from verify.crl import CrlTransport
 
 log = logging.getLogger("verify.revocation")
 MAX_OCSP_RESPONSE_BYTES = 64 * 1024
@@ -59,14 +64,17 @@ async def http_post_ocsp(url: str, request: bytes, timeout: float) -> bytes:
 
 class OcspStatusSource:
     """OCSP over HTTP with a cache (in memory, and in ``cache_dir`` when given, so an offline
-    run can use what an earlier online run fetched)."""
+    run can use what an earlier online run fetched); online, the issuer's CRL when OCSP
+    gives no usable answer (fetched with the same timeout, cached until its nextUpdate)."""
 
     def __init__(self, *, transport: OcspTransport = http_post_ocsp, timeout: float = 3.0,
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None,
+                 crl_transport: CrlTransport | None = None) -> None:
         self._transport = transport
         self._timeout = timeout
         self._cache_dir = cache_dir
         self._memory: dict[str, bytes] = {}
+        self._crl_transport = crl_transport
 
     async def status_now(self, certificate: x509.Certificate, issuer: x509.Certificate,
                          *, offline: bool, now: dt.datetime) -> CertificateStatusFact | None:
@@ -79,6 +87,13 @@ class OcspStatusSource:
                 return fact
         if offline:
             return None
+        fact = await self._ask_ocsp(certificate, issuer, key)
+        if fact is None:
+            fact = await self._ask_crl(certificate, issuer, now)
+        return fact
+
+    async def _ask_ocsp(self, certificate: x509.Certificate, issuer: x509.Certificate,
+                        key: str) -> CertificateStatusFact | None:
         url = ocsp_url(certificate)
         if url is None:
             return None
@@ -95,23 +110,53 @@ class OcspStatusSource:
             self._store(key, answer)
         return fact
 
-    def _cached(self, key: str) -> bytes | None:
-        if key in self._memory:
-            return self._memory[key]
+    async def _ask_crl(self, certificate: x509.Certificate, issuer: x509.Certificate,
+                       now: dt.datetime) -> CertificateStatusFact | None:
+        """The issuer's CRL: a cached one while it is current, else fetched (and cached
+        when it is the issuer's and verifies)."""
+        from verify import crl as crls
+
+        fetch = self._crl_transport or crls.http_get_crl
+        for url in crls.crl_urls(certificate):
+            key = hashlib.sha256(url.encode() + _spki_key(issuer)).hexdigest()
+            cached = self._cached(key, suffix="crl", limit=crls.MAX_CRL_BYTES)
+            if cached is not None:
+                crl = crls.load_issuer_crl(cached, issuer)
+                if crl is not None and crls.is_current(crl, now):
+                    return crls.status_from_crl(crl, certificate, now, live=False, url=url)
+            try:
+                der = await fetch(url, self._timeout)
+            except Exception as exc:  # network failures of every kind: try the next point
+                log.info("CRL %s unreachable: %s", url, type(exc).__name__)
+                continue
+            crl = crls.load_issuer_crl(der, issuer)
+            if crl is None:
+                log.info("CRL %s unusable: not the issuer's, or its signature fails", url)
+                continue
+            self._store(key, der, suffix="crl")
+            fact = crls.status_from_crl(crl, certificate, now, live=True, url=url)
+            if fact is not None:
+                return fact
+        return None
+
+    def _cached(self, key: str, *, suffix: str = "ocsp",
+                limit: int = MAX_OCSP_RESPONSE_BYTES) -> bytes | None:
+        if f"{key}.{suffix}" in self._memory:
+            return self._memory[f"{key}.{suffix}"]
         if self._cache_dir is not None:
-            path = self._cache_dir / f"{key}.ocsp"
-            if path.is_file() and path.stat().st_size <= MAX_OCSP_RESPONSE_BYTES:
+            path = self._cache_dir / f"{key}.{suffix}"
+            if path.is_file() and path.stat().st_size <= limit:
                 return path.read_bytes()
         return None
 
-    def _store(self, key: str, answer: bytes) -> None:
-        self._memory[key] = answer
+    def _store(self, key: str, answer: bytes, *, suffix: str = "ocsp") -> None:
+        self._memory[f"{key}.{suffix}"] = answer
         if self._cache_dir is not None:
             try:
                 self._cache_dir.mkdir(parents=True, exist_ok=True)
-                (self._cache_dir / f"{key}.ocsp").write_bytes(answer)
+                (self._cache_dir / f"{key}.{suffix}").write_bytes(answer)
             except OSError as exc:  # a read-only cache is no reason to fail a verification
-                log.info("OCSP cache not written: %s", exc)
+                log.info("%s cache not written: %s", suffix.upper(), exc)
 
 
 def ocsp_url(certificate: x509.Certificate) -> str | None:
