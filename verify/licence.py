@@ -103,8 +103,9 @@ async def revocation_now_check(certificate: x509.Certificate, issuer: x509.Certi
             return undecided(code, "离线模式下无缓存的证书状态，无法判断签章证书当前是否有效",
                              "offline and no cached status: cannot tell whether the seal "
                              "certificate is revoked now")
-        return undecided(code, "证书状态服务无法访问", "the certificate status service (OCSP) "
-                         "did not answer usably")
+        return undecided(code, "证书状态服务（OCSP 与 CRL）均无法使用",
+                         "neither the certificate status service (OCSP) nor the CRL "
+                         "answered usably")
     details = {"status": fact.status, "this_update": fact.this_update,
                "next_update": fact.next_update, "live": fact.live, "source": fact.source}
     if fact.status == "revoked":
@@ -115,11 +116,15 @@ async def revocation_now_check(certificate: x509.Certificate, issuer: x509.Certi
                       "the OCSP responder does not know the seal certificate", **details)
     origin = {"embedded": ("（文件内嵌的状态应答）", "answer embedded in the document"),
               "cache": ("（缓存的状态应答）", "cached answer")}.get(fact.source)
-    return passed(code, "签章证书当前未被吊销" + (origin[0] if origin and not fact.live else ""),
+    per_crl = isinstance(fact.source, str) and fact.source.startswith("per CRL")
+    live_zh, live_en = (("（最新 CRL）", f" ({fact.source})") if per_crl
+                        else ("", " (live OCSP answer)"))
+    return passed(code, "签章证书当前未被吊销"
+                  + (origin[0] if origin and not fact.live else live_zh),
                   "the seal certificate is not revoked now"
                   + (f" ({origin[1]} of {fact.this_update.isoformat()}, valid until "
                      f"{fact.next_update.isoformat() if fact.next_update else '?'})"
-                     if origin and not fact.live else " (live OCSP answer)"),
+                     if origin and not fact.live else live_en),
                   **details)
 
 

@@ -60,6 +60,7 @@ def test_a_genuine_licence_reads_not_revoked_per_the_crl_when_ocsp_is_down(
     assert check.outcome.value == "passed", check
     assert check.details["source"].startswith("per CRL ")
     assert check.details["source"].endswith(f"({transports.crl_fetched[0]})")
+    assert "per CRL" in check.message_en and "OCSP" not in check.message_en
     assert report.verdict == "valid"
     # Cached like OCSP answers: a second verification does not fetch the CRL again.
     _, again = revocation_now(counter, served_domain.licences["yyzz"].pdf)
