@@ -63,6 +63,7 @@ class StatusListSource:
         self._timeout = timeout
         self._clock = clock
         self._live: dict[str, tuple[StatusList, dt.datetime]] = {}
+        self._read_cache: dict[Path, tuple[tuple, StatusList]] = {}
 
     async def status_of(self, ref: LicenceRef, *, offline: bool) -> LicenceStatusFact | None:
         if ref.status_index is None or not _USCC.match(ref.issuer_uscc):
@@ -124,10 +125,28 @@ class StatusListSource:
     def _synced(self, uscc: str) -> StatusList | None:
         if self._cache_dir is None:
             return None
-        path = self._cache_dir / f"{uscc}.jwt"
-        if not path.is_file() or path.stat().st_size > MAX_STATUS_LIST_BYTES:
+        return self._synced_file(self._cache_dir / f"{uscc}.jwt", uscc)
+
+    def _synced_file(self, path: Path, uscc: str) -> StatusList | None:
+        """A synced list, verified once per version of its file (a counter checks many
+        QR codes against the same lists: re-verifying the JWT each time dominated)."""
+        try:
+            stat = path.stat()
+        except OSError:
             return None
-        return self._read(path.read_text(encoding="ascii", errors="replace"), uscc)
+        if stat.st_size > MAX_STATUS_LIST_BYTES:
+            return None
+        # The file's version and the issuing CAs it was checked against (trust lists move).
+        version = (stat.st_mtime_ns, stat.st_size, frozenset(self._issuing_cas()))
+        held = self._read_cache.get(path)
+        if held is not None and held[0] == version and self._clock() < held[1].expires_at:
+            return held[1]
+        status_list = self._read(path.read_text(encoding="ascii", errors="replace"), uscc)
+        if status_list is None:
+            self._read_cache.pop(path, None)
+        else:
+            self._read_cache[path] = (version, status_list)
+        return status_list
 
     def _read(self, text: str, uscc: str) -> StatusList | None:
         try:
@@ -148,8 +167,7 @@ class StatusListSource:
         found = [held[0].signer for held in self._live.values()]
         if self._cache_dir is not None and self._cache_dir.is_dir():
             for path in sorted(self._cache_dir.glob("*.jwt"))[:1000]:
-                status_list = self._read(path.read_text(encoding="ascii", errors="replace"),
-                                         path.stem)
+                status_list = self._synced_file(path, path.stem)
                 if status_list is not None:
                     found.append(status_list.signer)
         return found
