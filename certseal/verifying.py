@@ -10,6 +10,7 @@ online run fetched.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -133,7 +134,23 @@ class Verifier:
                 department = ref.get("department_id") if isinstance(ref, dict) else None
                 if isinstance(department, str) and await self.status_lists.sync(department):
                     synced.append(department)
+        await self._sync_seal_statuses()
         return synced
+
+    async def _sync_seal_statuses(self) -> None:
+        """Cache a current status answer (OCSP, else the CRL) for every seal certificate
+        the synced lists name, so an offline counter can judge 'revoked now' too."""
+        now = dt.datetime.now(dt.UTC)
+        issuers = self._issuing_cas()
+        for seal in self.status_lists.seal_certificates()[:MAX_SEALS]:
+            issuer = next((ca for ca in issuers if ca.subject == seal.issuer), None)
+            if issuer is None:
+                continue
+            try:
+                await self.ocsp.status_now(seal, issuer, offline=False, now=now)
+            except Exception as exc:  # a counter syncs what it can; offline says the rest
+                log.warning("status of seal %s not synced: %s", seal.serial_number,
+                            type(exc).__name__)
 
     def context(self, *, offline: bool = False) -> VerificationContext:
         seals = seal_certificates(self._seal_dirs) + self.status_lists.seal_certificates()

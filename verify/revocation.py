@@ -80,14 +80,17 @@ class OcspStatusSource:
                          *, offline: bool, now: dt.datetime) -> CertificateStatusFact | None:
         key = _cache_key(certificate)
         cached = self._cached(key)
+        held = None
         if cached is not None:
-            fact = read_ocsp_response(cached, certificate, issuer, live=False, source="cache")
-            if fact is not None and (offline or fact.status == "revoked"
-                                     or is_fresh(fact, now)):
-                return fact
+            held = read_ocsp_response(cached, certificate, issuer, live=False, source="cache")
+            if held is not None and (offline or held.status == "revoked"):
+                return held
         if offline:
             return None
+        # Online means confirmed live; a held answer serves only when nobody answers.
         fact = await self._ask_ocsp(certificate, issuer, key)
+        if fact is None and held is not None and is_fresh(held, now):
+            return held
         if fact is None:
             fact = await self._ask_crl(certificate, issuer, now)
         return fact

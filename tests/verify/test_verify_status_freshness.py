@@ -35,3 +35,17 @@ def test_a_revocation_after_the_last_fetch_is_seen_at_once(served_domain, verify
     report = verify_online(qr)
     assert report.verdict == "invalid"
     assert report.check("licence.status").outcome == "failed"
+
+
+def test_a_sync_alone_lets_a_counter_judge_a_qr_offline(served_domain, synced_counter):
+    """After one sync (status lists and the seal certificates' status), the counter
+    judges a QR code valid with no network and no earlier online verification."""
+    import asyncio
+
+    from verify.inputs import verify_bytes
+
+    qr = qr_of(served_domain.licences["yyzz"].pdf).encode()
+    report = asyncio.run(verify_bytes(qr, synced_counter.context(offline=True)))
+    assert report.verdict == "valid", [(c.code, c.outcome, c.message_en)
+                                       for c in report.checks]
+    assert report.check("revocation.now").outcome == "passed"
