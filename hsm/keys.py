@@ -66,13 +66,39 @@ def _refuse_export(label: str) -> NoReturn:
     )
 
 
-class HsmEcPrivateKey(ec.EllipticCurvePrivateKey):
-    """An EC private key on the token: ECDSA by raw CKM_ECDSA over a local hash."""
+class _TokenKey:
+    """What both key classes share: a label on the token, its public half, and the
+    refusal to leave the HSM. (Listed before the cryptography base class, so these
+    methods are the concrete ones its ABC asks for.)"""
 
-    def __init__(self, signer: RawSigner, label: str, public_key: ec.EllipticCurvePublicKey):
+    def __init__(self, signer: RawSigner, label: str, public_key) -> None:
         self._signer = signer
         self.label = label
         self._public_key = public_key
+
+    def public_key(self):
+        return self._public_key
+
+    def private_numbers(self) -> NoReturn:
+        _refuse_export(self.label)
+
+    def private_bytes(
+        self,
+        encoding: serialization.Encoding,
+        format: serialization.PrivateFormat,
+        encryption_algorithm: serialization.KeySerializationEncryption,
+    ) -> bytes:
+        _refuse_export(self.label)
+
+    def __copy__(self):
+        return self  # a handle on an HSM object: nothing to copy
+
+    def __deepcopy__(self, memo: dict):
+        return self
+
+
+class HsmEcPrivateKey(_TokenKey, ec.EllipticCurvePrivateKey):
+    """An EC private key on the token: ECDSA by raw CKM_ECDSA over a local hash."""
 
     def sign(self, data: bytes, signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
         if not isinstance(signature_algorithm, ec.ECDSA):
@@ -92,9 +118,6 @@ class HsmEcPrivateKey(ec.EllipticCurvePrivateKey):
             int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
         )
 
-    def public_key(self) -> ec.EllipticCurvePublicKey:
-        return self._public_key
-
     @property
     def curve(self) -> ec.EllipticCurve:
         return self._public_key.curve
@@ -106,34 +129,12 @@ class HsmEcPrivateKey(ec.EllipticCurvePrivateKey):
     def exchange(self, algorithm: ec.ECDH, peer_public_key: ec.EllipticCurvePublicKey) -> bytes:
         raise UnsupportedKey(f"key {self.label!r} is a signing key; ECDH is not allowed")
 
-    def private_numbers(self) -> ec.EllipticCurvePrivateNumbers:
-        _refuse_export(self.label)
-
-    def private_bytes(
-        self,
-        encoding: serialization.Encoding,
-        format: serialization.PrivateFormat,
-        encryption_algorithm: serialization.KeySerializationEncryption,
-    ) -> bytes:
-        _refuse_export(self.label)
-
-    def __copy__(self) -> HsmEcPrivateKey:
-        return self  # a handle on an HSM object: nothing to copy
-
-    def __deepcopy__(self, memo: dict) -> HsmEcPrivateKey:
-        return self
-
     def __repr__(self) -> str:
         return f"<HsmEcPrivateKey label={self.label!r} curve={self.curve.name}>"
 
 
-class HsmRsaPrivateKey(rsa.RSAPrivateKey):
+class HsmRsaPrivateKey(_TokenKey, rsa.RSAPrivateKey):
     """An RSA private key on the token: PKCS#1 v1.5 and PSS over a local hash."""
-
-    def __init__(self, signer: RawSigner, label: str, public_key: rsa.RSAPublicKey):
-        self._signer = signer
-        self.label = label
-        self._public_key = public_key
 
     def sign(
         self,
@@ -176,32 +177,12 @@ class HsmRsaPrivateKey(rsa.RSAPrivateKey):
             raise ValueError("PSS salt length AUTO is only for verification")
         return pair[0], pair[1], salt_length
 
-    def public_key(self) -> rsa.RSAPublicKey:
-        return self._public_key
-
     @property
     def key_size(self) -> int:
         return self._public_key.key_size
 
     def decrypt(self, ciphertext: bytes, padding: rsa_padding.AsymmetricPadding) -> bytes:
         raise UnsupportedKey(f"key {self.label!r} is a signing key; decryption is not allowed")
-
-    def private_numbers(self) -> rsa.RSAPrivateNumbers:
-        _refuse_export(self.label)
-
-    def private_bytes(
-        self,
-        encoding: serialization.Encoding,
-        format: serialization.PrivateFormat,
-        encryption_algorithm: serialization.KeySerializationEncryption,
-    ) -> bytes:
-        _refuse_export(self.label)
-
-    def __copy__(self) -> HsmRsaPrivateKey:
-        return self
-
-    def __deepcopy__(self, memo: dict) -> HsmRsaPrivateKey:
-        return self
 
     def __repr__(self) -> str:
         return f"<HsmRsaPrivateKey label={self.label!r} bits={self.key_size}>"
