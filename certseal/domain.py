@@ -85,6 +85,7 @@ class TrustDomain:
         self._tsa: TimeStampAuthority | None = None
         self._sealing: SealingServices | None = None
         self._issuing = threading.BoundedSemaphore(ISSUANCE_IN_FLIGHT)
+        self._crl_lock = threading.RLock()  # CRL numbers are allocated one at a time
 
     @classmethod
     def open(cls, settings: Settings) -> TrustDomain:
@@ -199,12 +200,18 @@ class TrustDomain:
 
         if name not in ("root", "issuing"):
             return None
+        def due(row) -> bool:  # re-issue on schedule: once half its validity has passed
+            return row is None or datetime.now(UTC) >= (
+                row.this_update + (row.next_update - row.this_update) / 2)
+
         with self.session() as session:
             row = latest_crl(session, name)
-        now = datetime.now(UTC)
-        # Re-issue on schedule: once half the CRL's validity has passed.
-        if row is None or now >= row.this_update + (row.next_update - row.this_update) / 2:
-            return self.issue_crls(now=now)[name].read_bytes()
+        if due(row):
+            with self._crl_lock:  # one re-issue, not one per waiting request
+                with self.session() as session:
+                    row = latest_crl(session, name)
+                if due(row):
+                    return self.issue_crls()[name].read_bytes()
         return row.der
 
     def published_trust_list(self) -> bytes | None:
@@ -227,7 +234,7 @@ class TrustDomain:
         from ca.crl import build_crl
 
         paths = {}
-        with self.session() as session:
+        with self._crl_lock, self.session() as session:
             for ca_name in ("root", "issuing"):
                 _, key_label = load_ca(session, ca_name)
                 crl = build_crl(session, ca_name, self.token().private_key(key_label), now=now)
