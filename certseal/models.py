@@ -1,15 +1,12 @@
-"""Imports every room's tables so that SQLModel.metadata is complete (Alembic, tests)."""
+"""Imports every room's tables so that SQLModel.metadata is complete (Alembic, tests).
+Keep this list in step with the rooms' table modules."""
 
 from sqlmodel import SQLModel
 
-# Each room registers its tables on import; keep this list in step with the rooms.
-import_errors: list[str] = []
-for _module in ("ca.models", "ca.trust_models", "ca.audit_models", "seal.models",
-                "certs.models"):
-    try:
-        __import__(_module)
-    except ModuleNotFoundError as exc:  # a room without tables yet
-        if exc.name != _module:
-            raise
+import ca.audit_models
+import ca.models
+import ca.trust_models  # noqa: F401
+import certs.models  # noqa: F401
+import seal.models  # noqa: F401 - imported for their tables
 
 metadata = SQLModel.metadata

@@ -99,7 +99,9 @@ async def verify(request: Request, domain: DomainDep,
                  offline: bool = Query(False, description="embedded and cached status only")
                  ) -> dict:
     data = await _input_of(request)
-    context = _verifier(domain).context(offline=offline)
+    # Built on first use from files (trust lists, seals): not on the event loop.
+    verifier = await run_in_threadpool(_verifier, domain)
+    context = verifier.context(offline=offline)
     # pyHanko's validation is CPU-bound (tens of ms): it runs, with its own event loop,
     # in a worker thread so this server's loop never waits on it.
     report = await run_in_threadpool(lambda: asyncio.run(verify_bytes(data, context)))
