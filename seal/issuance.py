@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
@@ -42,7 +42,7 @@ from hsm.token import Token
 from seal.errors import DepartmentInactive, LicenceTypeNotGranted, SealUnusable
 from seal.pades import SealMaterial, SealPlacement, seal_pdf
 from seal.registry import active_seal_of, get_department, granted_types
-from seal.validation_data import gather_validation_material
+from seal.validation_data import PathValidationCache, gather_validation_material
 
 MAX_IDEMPOTENCY_KEY = 128
 
@@ -60,6 +60,9 @@ class SealingServices:
     region_name: str
     verify_url: str | None = None
     archive_timestamp: bool = False  # PAdES B-LTA: a document time-stamp after the seal
+    # Path validation results reused across licences while the same certificates, OCSP
+    # answers and CRLs are embedded (see seal.validation_data.PathValidationCache).
+    path_cache: PathValidationCache = field(default_factory=PathValidationCache)
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,7 @@ def issue_licence(session: Session, services: SealingServices, catalogue: Catalo
         timestamper=services.timestamper, validation=validation,
         reason=f"{licence_type.name} {licence_id}", location=services.region_name,
         signing_time=now, archive_timestamp=services.archive_timestamp,
+        path_cache=services.path_cache,
     )
     return _store(session, request, department.department_id, licence_id, data,
                   holder_identifier, holder_name, valid_from, valid_until, now, sealed,

@@ -18,27 +18,30 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from cryptography import x509
-from PIL import Image, UnidentifiedImageError
+from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import layout
-from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
 from pyhanko.sign.general import SigningError
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.signers.pdf_signer import (
     DSSContentSettings,
     PdfSignatureMetadata,
     PdfSigner,
+    PdfSigningSession,
+    PreSignValidationStatus,
     SigDSSPlacementPreference,
 )
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.stamp.static import StaticStampStyle
 
 from seal.errors import SealError
+from seal.image import SealImageContent, seal_image_xobject
 from seal.sealing_errors import (
     SealCertificateNotValid,
     SealingFailed,
@@ -46,7 +49,7 @@ from seal.sealing_errors import (
     SealPlacementInvalid,
 )
 from seal.signer import SealSigner, SigningKey
-from seal.validation_data import ValidationMaterial
+from seal.validation_data import PathValidationCache, ValidationMaterial
 
 
 class _QuietAboutOfflineEmbedding(logging.Filter):
@@ -134,15 +137,14 @@ def check_certificate_valid_at(certificate: x509.Certificate, moment: datetime) 
 
 
 def _seal_style(image_png: bytes) -> StaticStampStyle:
+    # The image XObject is encoded once per distinct image (seal.image); each signature
+    # gets its own content object around it, because pyHanko sets its writer.
     try:
-        image = Image.open(io.BytesIO(image_png))
-        image.load()
-    except (UnidentifiedImageError, OSError) as exc:
+        xobject = seal_image_xobject(image_png)
+    except ValueError as exc:
         raise SealMaterialInvalid("image_png: not a readable image") from exc
-    if image.mode not in ("RGBA", "LA", "PA"):
-        image = image.convert("RGBA")
     return StaticStampStyle(
-        background=PdfImage(image),
+        background=SealImageContent(xobject),
         background_opacity=1.0,
         border_width=0,
         background_layout=layout.SimpleBoxLayoutRule(
@@ -181,6 +183,7 @@ async def _seal(
     signing_time: datetime | None,
     bytes_reserved: int | None,
     archive_timestamp: bool,
+    path_cache: PathValidationCache | None,
 ) -> bytes:
     moment = signing_time or datetime.now(UTC)
     check_certificate_valid_at(material.certificate, moment)
@@ -192,6 +195,14 @@ async def _seal(
     style = _seal_style(material.image_png)
     writer = _writer(pdf, placement)
 
+    # The context is only built when something will read it: the pre-signing validation
+    # (unless a cached result holds) and B-LTA's document time-stamp.
+    cache_key = _path_cache_key(material, validation, timestamper, writer, archive_timestamp,
+                                path_cache)
+    presign = (path_cache.get(cache_key, moment)
+               if path_cache is not None and cache_key is not None else None)
+    context = (validation.validation_context(moment=signing_time)
+               if validation is not None and (presign is None or archive_timestamp) else None)
     metadata = PdfSignatureMetadata(
         field_name=SEAL_FIELD_NAME,
         name=material.seal_name,
@@ -201,9 +212,7 @@ async def _seal(
         certify=True,
         docmdp_permissions=MDPPerm.NO_CHANGES,
         embed_validation_info=validation is not None,
-        validation_context=(
-            validation.validation_context(moment=signing_time) if validation else None
-        ),
+        validation_context=context,
         # DSS in the signed revision: B-LT in one revision, covering the whole file.
         dss_settings=DSSContentSettings(
             placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE, include_vri=False
@@ -222,7 +231,17 @@ async def _seal(
     )
     output = io.BytesIO()
     try:
-        await pdf_signer.async_sign_pdf(writer, bytes_reserved=bytes_reserved, output=output)
+        # PdfSigner.async_sign_pdf's steps, with the pre-signing validation (the seal's
+        # and the TSA's paths, checked against the material with hard-fail revocation)
+        # taken from the cache when a result for the same inputs still holds.
+        session = pdf_signer.init_signing_session(writer)
+        if presign is None:
+            presign = await session.perform_presign_validation(writer)
+            if path_cache is not None and cache_key is not None and presign is not None:
+                assert validation is not None  # a key is only made with material
+                _remember(path_cache, cache_key, presign, validation, signing_time,
+                          owner=timestamper)
+        await _sign_prepared(session, pdf_signer, presign, bytes_reserved, output)
     except SealError:
         raise
     except (SigningError, PdfError) as exc:
@@ -231,6 +250,60 @@ async def _seal(
         # pyHanko raises certvalidator errors (path, revocation) of many types.
         raise SealingFailed(f"sealing failed: {type(exc).__name__}: {exc}") from exc
     return output.getvalue()
+
+
+async def _sign_prepared(session: PdfSigningSession, pdf_signer: PdfSigner,
+                         presign: PreSignValidationStatus | None, bytes_reserved: int | None,
+                         output: io.BytesIO) -> None:
+    if bytes_reserved is None:
+        bytes_reserved = await session.estimate_signature_container_size(
+            presign, tight=pdf_signer.signature_meta.tight_size_estimates)
+    tbs = session.prepare_tbs_document(validation_info=presign, bytes_reserved=bytes_reserved)
+    prepared, written = tbs.digest_tbs_document(output=output)
+    signed = await tbs.perform_signature(
+        document_digest=prepared.document_digest,
+        pdf_cms_signed_attrs=PdfCMSSignedAttributes(
+            signing_time=session.system_time,
+            adobe_revinfo_attr=None if presign is None else presign.adobe_revinfo_attr,
+            cades_signed_attrs=pdf_signer.signature_meta.cades_signed_attr_spec,
+        ),
+    )
+    await signed.post_signature_processing(written)
+
+
+def _path_cache_key(material: SealMaterial, validation: ValidationMaterial | None,
+                    timestamper: TimeStamper, writer: IncrementalPdfFileWriter,
+                    archive_timestamp: bool, path_cache: PathValidationCache | None
+                    ) -> tuple | None:
+    """What the pre-signing validation reads besides the clock, or None when it also
+    reads the document (B-LTA over an earlier document time-stamp) or has no material."""
+    if path_cache is None or validation is None:
+        return None
+    if archive_timestamp and next(iter(writer.prev.embedded_timestamp_signatures), None):
+        return None
+    der = serialization.Encoding.DER
+    return (
+        material.certificate.public_bytes(der),
+        tuple(c.public_bytes(der) for c in material.chain),
+        validation.fingerprint,
+        id(timestamper),  # the TSA's certificates come from its tokens
+        archive_timestamp,
+    )
+
+
+def _remember(path_cache: PathValidationCache, key: tuple,
+              presign: PreSignValidationStatus, validation: ValidationMaterial,
+              signing_time: datetime | None, *, owner: object) -> None:
+    # Own copies of the lists pyHanko took from the context, which B-LTA keeps using.
+    kept = replace(presign, ocsps_to_embed=list(presign.ocsps_to_embed),
+                   crls_to_embed=list(presign.crls_to_embed))
+    not_after = [cert.not_valid_after for path in presign.validation_paths
+                 for cert in path.iter_certs(include_root=True)]
+    # Validated "now" when no signing time was given: the clock read after validating
+    # is no earlier than the moment pyHanko used.
+    path_cache.put(key, kept, material=validation,
+                   validated_at=signing_time or datetime.now(UTC),
+                   path_not_after=not_after, owner=owner)
 
 
 def seal_pdf(
@@ -245,6 +318,7 @@ def seal_pdf(
     signing_time: datetime | None = None,
     bytes_reserved: int | None = DEFAULT_BYTES_RESERVED,
     archive_timestamp: bool = False,
+    path_cache: PathValidationCache | None = None,
 ) -> bytes:
     """Seal `pdf` and return the sealed PDF bytes (blocking; see the module docstring).
 
@@ -252,7 +326,10 @@ def seal_pdf(
     and CRLs must cover every certificate of the seal's and the TSA's paths); B-LTA when
     also `archive_timestamp`. `signing_time` (default now) is when the certificate must
     be valid: SealCertificateNotValid otherwise. `bytes_reserved=None` lets pyHanko size
-    the signature by a dry run (slower).
+    the signature by a dry run (slower). `path_cache` (one per process or trust domain)
+    keeps the pre-signing validation of the seal's and the TSA's paths while its inputs
+    are unchanged and still current (see `PathValidationCache`); without it, every seal
+    validates them afresh.
 
     Must not be called from a running event loop (it runs its own): use `async_seal_pdf`.
     """
@@ -260,6 +337,7 @@ def seal_pdf(
         pdf, material, placement, timestamper=timestamper, validation=validation,
         reason=reason, location=location, signing_time=signing_time,
         bytes_reserved=bytes_reserved, archive_timestamp=archive_timestamp,
+        path_cache=path_cache,
     ))
 
 
@@ -275,6 +353,7 @@ async def async_seal_pdf(
     signing_time: datetime | None = None,
     bytes_reserved: int | None = DEFAULT_BYTES_RESERVED,
     archive_timestamp: bool = False,
+    path_cache: PathValidationCache | None = None,
 ) -> bytes:
     """`seal_pdf` in a worker thread, for callers on an event loop (the API server).
 
@@ -285,4 +364,5 @@ async def async_seal_pdf(
         seal_pdf, pdf, material, placement, timestamper=timestamper, validation=validation,
         reason=reason, location=location, signing_time=signing_time,
         bytes_reserved=bytes_reserved, archive_timestamp=archive_timestamp,
+        path_cache=path_cache,
     )

@@ -18,6 +18,7 @@ whatever the key object does (OpenSSL for a software key, PKCS#11 for `hsm.keys`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
@@ -42,6 +43,20 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 
 def to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+
+
+@lru_cache(maxsize=64)
+def _asn1_parts(
+    certificate_der: bytes, chain_ders: tuple[bytes, ...]
+) -> tuple[asn1_x509.Certificate, SimpleCertificateStore]:
+    """The signer's certificate and chain as asn1crypto objects, parsed (and their names
+    hashed into the store) once per distinct certificate set rather than per signature.
+    Keyed by the DER itself: a rotated key or renewed certificate is another key. pyHanko
+    only reads these while signing, so signatures in several threads may share them."""
+    return (
+        asn1_x509.Certificate.load(certificate_der),
+        SimpleCertificateStore.from_certs([asn1_x509.Certificate.load(d) for d in chain_ders]),
+    )
 
 
 def signature_mechanism_for(
@@ -90,12 +105,15 @@ class SealSigner(Signer):
         mechanism = signature_mechanism_for(key, certificate, prefer_pss=prefer_pss)
         if not _same_public_key(key, certificate):
             raise SealMaterialInvalid("key: is not the key certified by the seal certificate")
+        der = serialization.Encoding.DER
+        signing_cert, registry = _asn1_parts(
+            certificate.public_bytes(der), tuple(c.public_bytes(der) for c in chain))
         super().__init__(
             prefer_pss=prefer_pss,
             embed_roots=embed_roots,
             signature_mechanism=mechanism,
-            signing_cert=to_asn1(certificate),
-            cert_registry=SimpleCertificateStore.from_certs([to_asn1(c) for c in chain]),
+            signing_cert=signing_cert,
+            cert_registry=registry,
         )
         self._key = key
 

@@ -7,9 +7,13 @@ the OCSP responder is a function `(request DER) -> response DER` (our
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import cached_property
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
@@ -44,6 +48,44 @@ class ValidationMaterial:
             if not all(isinstance(b, bytes) for b in getattr(self, name)):
                 raise TypeError(f"{name}: must hold DER bytes")
 
+    @cached_property
+    def fingerprint(self) -> bytes:
+        """SHA-256 over every DER item in order: equal fingerprints, equal material."""
+        digest = hashlib.sha256()
+        parts: list[tuple[bytes, Iterable[bytes]]] = [
+            (b"roots", (_der(c) for c in self.trust_roots)),
+            (b"certificates", (_der(c) for c in self.certificates)),
+            (b"ocsp", self.ocsp_responses),
+            (b"crls", self.crls),
+        ]
+        for label, items in parts:
+            digest.update(label)
+            for item in items:
+                digest.update(len(item).to_bytes(4, "big"))
+                digest.update(item)
+        return digest.digest()
+
+    @cached_property
+    def usable_until(self) -> datetime | None:
+        """The earliest nextUpdate of its OCSP answers and CRLs and notAfter of its
+        certificates: past it, a validation done with this material may not hold any
+        more. None when an answer or CRL has no nextUpdate (no bound can be given)."""
+        bounds = [c.not_valid_after_utc for c in (*self.trust_roots, *self.certificates)]
+        for der in self.ocsp_responses:
+            response = ocsp.load_der_ocsp_response(der)
+            if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+                return None
+            for single in response.responses:
+                if single.next_update_utc is None:
+                    return None
+                bounds.append(single.next_update_utc)
+        for der in self.crls:
+            next_update = x509.load_der_x509_crl(der).next_update_utc
+            if next_update is None:
+                return None
+            bounds.append(next_update)
+        return min(bounds)
+
     def validation_context(self, moment: datetime | None = None) -> ValidationContext:
         """A pyHanko context that knows only this material: no fetching, and every
         certificate on a path must have revocation data here (hard-fail), so a seal that
@@ -57,6 +99,76 @@ class ValidationMaterial:
             revocation_mode="hard-fail",
             moment=moment,
         )
+
+
+def _der(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+@dataclass(frozen=True)
+class _Validated:
+    value: object
+    validated_at: datetime
+    valid_until: datetime
+    owner: object  # kept alive so that an id() in the key cannot be reused
+
+
+class PathValidationCache:
+    """Results of certificate path validation (with revocation checks) against one
+    `ValidationMaterial`, reused for later signing moments while they provably still hold.
+
+    A result validated at moment m0 is given for moment m only when m0 <= m <= the
+    earliest of: the material's `usable_until` (OCSP/CRL nextUpdate, certificates'
+    notAfter), the notAfter of every certificate on the validated paths, and m0 + `ttl`.
+    The key must name everything the validation read besides the material (the signer's
+    certificate and chain, the TSA): new OCSP answers or CRLs (a status change, a renewal)
+    change the material's fingerprint, a rotated key or certificate changes the key, so
+    either is a miss, never a stale hit. Thread-safe.
+    """
+
+    def __init__(self, *, ttl: timedelta = timedelta(minutes=5), max_entries: int = 64) -> None:
+        if ttl <= timedelta(0):
+            raise ValueError("ttl: must be positive")
+        if max_entries < 1:
+            raise ValueError("max_entries: must be at least 1")
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._entries: OrderedDict[Hashable, _Validated] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, moment: datetime) -> object | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or not (entry.validated_at <= moment <= entry.valid_until):
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry.value
+
+    def put(self, key: Hashable, value: object, *, material: ValidationMaterial,
+            validated_at: datetime, path_not_after: Iterable[datetime], owner: object = None
+            ) -> None:
+        """Keep `value`, validated at `validated_at`, unless no safe bound is known."""
+        usable_until = material.usable_until
+        if usable_until is None:
+            return
+        valid_until = min([usable_until, validated_at + self._ttl, *path_not_after])
+        with self._lock:
+            self._entries[key] = _Validated(value, validated_at, valid_until, owner)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
 
 
 def fetch_ocsp_response(
