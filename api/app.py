@@ -20,6 +20,7 @@ from api.errors import install_error_handlers
 from api.logging import configure_logging
 from api.metrics import ServiceMetrics
 from api.middleware import DEFAULT_MAX_BODY_BYTES, BodySizeLimit, RequestObserver, SecurityHeaders
+from api.ocsp_fast import OcspFastPath
 from api.ratelimit import RateLimit, RateLimits
 from api.routes import departments, health, licences, me, pages, pki, status, verify
 from certseal.domain import TrustDomain
@@ -72,6 +73,8 @@ def create_app(settings: Settings, *, domain: TrustDomain | None = None,
     # Added innermost first: the body limit sits closest to the routes, the security
     # headers outermost so that even the observer's own 500 answer carries them. Rate
     # limits refuse before any body is read, inside the observer so 429s are logged.
+    # Innermost of all, cached OCSP answers leave without FastAPI (api/ocsp_fast.py).
+    app.add_middleware(OcspFastPath)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(RateLimit, limits=rate_limits or RateLimits())
     app.add_middleware(RequestObserver, metrics=metrics)

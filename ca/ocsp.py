@@ -282,6 +282,16 @@ class OcspResponder:
             log.exception("OCSP responder failed to answer a well-formed request")
             return INTERNAL_ERROR
 
+    def cached_answer(self, request_der: bytes) -> bytes | None:
+        """The pre-produced answer for a request seen before, byte for byte, while it is
+        current; None otherwise (then call ``respond``). No parsing, no signing, no status
+        lookup: cheap enough for an event loop. The caller keeps the cache honest
+        (``invalidate``) before asking."""
+        try:
+            return self._cached_for_request_bytes(request_der)
+        except Exception:
+            return None
+
     def _cached_for_request_bytes(self, request_der: bytes) -> bytes | None:
         """Fast path: a byte-identical no-nonce request seen before maps to its CertID's entry.
 

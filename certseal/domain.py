@@ -130,6 +130,11 @@ class TrustDomain:
             # Status may change in another process (the CLI): drop stale cached answers.
             return follow_status_changes(self._ocsp, self.engine)
 
+    def built_ocsp_responder(self) -> OcspResponder | None:
+        """The OCSP responder if it has been built, as it is: no HSM login, no status
+        check (the HTTP fast path checks with ``certseal.status.status_feed_of``)."""
+        return self._ocsp
+
     def time_stamp_authority(self) -> TimeStampAuthority:
         with self._services_lock:
             if self._tsa is None:

@@ -1,0 +1,160 @@
+"""The OCSP fast path (api/ocsp_fast.py): a repeated nonce-less request is answered from
+the pre-produced cache without the route or a signature, with the same bytes, headers,
+log line and metrics as the route; a status committed behind the server's back (as the
+CLI in another process does) shows in the very next answer; everything else still gets
+the route's answers (415, 413, malformedRequest, a nonce answered afresh)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from urllib.parse import quote
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+
+from api.app import create_app
+from api.ratelimit import RateLimits
+from ca.revocation import revoke_certificate
+from ca.store import get_certificate
+from certseal.db import make_engine, transaction
+from seal.registry import get_seal
+
+OCSP_REQUEST = {"Content-Type": "application/ocsp-request"}
+
+
+def _app(under_test):
+    app = create_app(under_test.domain.settings, domain=under_test.domain,
+                     rate_limits=RateLimits(verify=None, ocsp=None, auth_failures=None))
+    app.state.domain = under_test.domain  # what the lifespan does when served
+    return app
+
+
+def _run(app, calls):
+    async def go():
+        transport = httpx.ASGITransport(app=app, client=("192.0.2.20", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://certseal") as c:
+            return [await call(c) for call in calls]
+    return asyncio.run(go())
+
+
+def _seal(under_test) -> tuple[x509.Certificate, int]:
+    with under_test.domain.session() as session:
+        serial = get_seal(session, under_test.seal_id).certificate_serial
+        der = get_certificate(session, serial).der
+    return x509.load_der_x509_certificate(der), int(serial, 16)
+
+
+def _request(under_test, *, nonce: bool = False) -> bytes:
+    certificate, _ = _seal(under_test)
+    builder = ocsp.OCSPRequestBuilder().add_certificate(
+        certificate, under_test.domain.certificates().issuing, hashes.SHA1())  # noqa: S303 (CertID)
+    if nonce:
+        builder = builder.add_extension(x509.OCSPNonce(b"n" * 16), critical=False)
+    return builder.build().public_bytes(serialization.Encoding.DER)
+
+
+def _post(der: bytes, headers: dict | None = None):
+    return lambda c: c.post("/pki/ocsp", content=der, headers=headers or OCSP_REQUEST)
+
+
+def _get(der: bytes):
+    return lambda c: c.get("/pki/ocsp/" + quote(base64.b64encode(der).decode(), safe=""))
+
+
+def _status(answer: httpx.Response) -> str:
+    parsed = ocsp.load_der_ocsp_response(answer.content)
+    assert parsed.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+    return parsed.certificate_status.name.lower()
+
+
+class _Counting:
+    """Counts the responder's signing answers (respond), to tell the route from the cache."""
+
+    def __init__(self, responder) -> None:
+        self.calls = 0
+        self._respond = responder.respond
+
+    def __call__(self, der):
+        self.calls += 1
+        return self._respond(der)
+
+
+def test_a_repeated_request_is_served_from_the_cache_like_the_route(fresh_domain,
+                                                                     monkeypatch, caplog):
+    app, der = _app(fresh_domain), _request(fresh_domain)
+    responder = fresh_domain.domain.ocsp_responder()
+    counting = _Counting(responder)
+    monkeypatch.setattr(responder, "respond", counting)
+
+    first, second, by_get = _run(app, [_post(der), _post(der), _get(der)])
+    assert counting.calls == 1  # only the first went through the route; GET hit the cache
+    for answer in (first, second, by_get):
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "application/ocsp-response"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert "default-src 'none'" in answer.headers["content-security-policy"]
+        assert len(answer.headers["x-request-id"]) >= 16
+        assert _status(answer) == "good"
+    assert second.content == first.content == by_get.content  # the pre-produced answer
+    assert by_get.headers["cache-control"] == "public, max-age=300, no-transform"
+    assert "cache-control" not in second.headers
+
+    with caplog.at_level(logging.INFO, logger="certseal.access"):
+        _run(app, [_post(der)])
+    lines = [r.fields for r in caplog.records if getattr(r, "fields", None)]
+    assert lines and lines[-1]["route"] == "/pki/ocsp" and lines[-1]["status"] == 200
+    metrics = _run(app, [lambda c: c.get("/metrics")])[0].text
+    assert 'route="/pki/ocsp",status="200"} 3.0' in metrics
+    assert 'route="/pki/ocsp/{encoded:path}",status="200"} 1.0' in metrics
+
+
+def test_a_revocation_committed_elsewhere_shows_in_the_next_answer(fresh_domain, monkeypatch):
+    app, der = _app(fresh_domain), _request(fresh_domain)
+    _, serial = _seal(fresh_domain)
+    assert [_status(a) for a in _run(app, [_post(der), _post(der), _get(der)])] == [
+        "good", "good", "good"]
+    # Another process's view: its own engine, no invalidate() on our responder.
+    elsewhere = make_engine(fresh_domain.domain.settings.effective_database_url)
+    try:
+        with transaction(elsewhere) as session:
+            revoke_certificate(session, serial, x509.ReasonFlags.key_compromise,
+                               actor="another process")
+    finally:
+        elsewhere.dispose()
+    assert [_status(a) for a in _run(app, [_post(der), _get(der), _post(der)])] == [
+        "revoked", "revoked", "revoked"]
+
+
+def test_what_the_cache_cannot_answer_gets_the_routes_answer(fresh_domain):
+    app, der = _app(fresh_domain), _request(fresh_domain)
+    _run(app, [_post(der)])  # warm: a cached answer exists for these bytes
+    wrong_type, too_big, malformed, malformed_get, with_nonce = _run(app, [
+        _post(der, {"Content-Type": "application/octet-stream"}),
+        _post(b"\x30" * (64 * 1024 + 1)),
+        _post(b"not DER"),
+        lambda c: c.get("/pki/ocsp/!!!"),
+        _post(_request(fresh_domain, nonce=True)),
+    ])
+    assert wrong_type.status_code == 415
+    assert wrong_type.headers["content-type"] == "application/problem+json"
+    assert wrong_type.json()["code"] == "unsupported_media_type"
+    assert too_big.status_code == 413 and too_big.json()["code"] == "request_too_large"
+    for answer in (malformed, malformed_get):
+        assert answer.status_code == 200
+        assert (ocsp.load_der_ocsp_response(answer.content).response_status
+                == ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    # A nonce asks for freshness: signed afresh, echoing it.
+    fresh = ocsp.load_der_ocsp_response(with_nonce.content)
+    assert fresh.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce == b"n" * 16
+
+
+def test_before_the_responder_is_built_the_route_builds_it(fresh_domain):
+    fresh_domain.domain.close()  # drops the responder; the next answer rebuilds it
+    assert fresh_domain.domain.built_ocsp_responder() is None
+    app, der = _app(fresh_domain), _request(fresh_domain)
+    assert [_status(a) for a in _run(app, [_post(der), _post(der)])] == ["good", "good"]
+    assert fresh_domain.domain.built_ocsp_responder() is not None
