@@ -92,12 +92,15 @@ class CertificateStatusFeed:
       the last seen id, every cached answer is dropped (rare, and always safe).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, ids_in_commit_order: bool | None = None) -> None:
+        """``ids_in_commit_order``: None decides by the database (True for SQLite only)."""
         self._engine = engine
         self._seen: tuple[int, int] | None = None  # (count, or 0 on SQLite; newest id)
         self._lock = threading.Lock()
-        self._ids_in_commit_order = engine.url.get_backend_name() == "sqlite"
-        self._sqlite_file = _local_sqlite_file(engine)
+        self._sqlite = engine.url.get_backend_name() == "sqlite"
+        self._ids_in_commit_order = (self._sqlite if ids_in_commit_order is None
+                                     else ids_in_commit_order)
+        self._sqlite_file = _local_sqlite_file(engine) if self._ids_in_commit_order else None
         self._probe: sqlite3.Connection | None = None
         self._probe_pid = 0
 
@@ -144,7 +147,7 @@ class CertificateStatusFeed:
                 if latest is not None and latest == self._seen:
                     return 0
             connection = self._engine.connect()
-            if not self._ids_in_commit_order:
+            if not self._sqlite:  # one snapshot for the generation and the new rows
                 connection = connection.execution_options(isolation_level="REPEATABLE READ")
             with connection:
                 return self._catch_up(responder, connection, latest)
