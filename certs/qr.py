@@ -20,8 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import base45
@@ -35,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 from PIL import Image
+from qrcode import util as qr_util
 
 from certs.errors import QrPayloadError
 
@@ -151,19 +153,189 @@ def verify_qr_signature(decoded: DecodedQrPayload, public_key: ec.EllipticCurveP
     return True
 
 
-def make_qr_image(text: str, box_size: int = 4) -> Image.Image:
-    """Error correction M, the standard 4-module quiet zone, black on white."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M,
-                         box_size=box_size, border=4)
-    code.add_data(text)
-    code.make(fit=True)
-    return code.make_image(fill_color="black", back_color="white").get_image().convert("1")
+def make_qr_image(text: str, box_size: int = 4, *, mode: str = "1") -> Image.Image:
+    """Error correction M, the standard 4-module quiet zone, black on white.
+
+    ``mode`` is the Pillow mode of the result: "1" (bilevel) or "L" (8-bit grey, what the
+    licence page embeds). The pixels are those qrcode's own image would have.
+    """
+    return qr_symbol(text).image(box_size, mode=mode)
 
 
 def make_qr_png(text: str, box_size: int = 4) -> bytes:
     out = io.BytesIO()
     make_qr_image(text, box_size).save(out, format="PNG")
     return out.getvalue()
+
+
+# --- The symbol: qrcode encodes and places the data; only the mask choice is ours -------
+#
+# qrcode picks the mask the ISO/IEC 18004 way (lowest penalty of the 8 candidates, the
+# first on a tie) but builds and scores each candidate cell by cell in pure Python, about
+# three quarters of a QR image's cost. A candidate differs from another only in its data
+# cells, so here qrcode places the data once (mask 0), the other seven are XORs of whole
+# rows held as integers, and the penalty rules run as regular expressions and bit counts.
+# The scores equal qrcode's ``util.lost_point`` (tests compare every candidate), so the
+# mask chosen, and the symbol qrcode then draws with it, are the ones qrcode alone makes.
+
+QR_BORDER = 4  # modules of quiet zone, the standard minimum
+_TO_GREY = bytes.maketrans(b"01", b"\xff\x00")
+_TO_BINARY_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
+
+
+@dataclass(frozen=True)
+class QrSymbol:
+    """A QR symbol without quiet zone: bit ``size - 1 - c`` of ``rows[r]`` is the module at
+    row r, column c (1 = dark)."""
+
+    version: int
+    mask: int
+    rows: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.rows)
+
+    def image(self, box_size: int = 4, border: int = QR_BORDER, *,
+              mode: str = "1") -> Image.Image:
+        """Black modules of ``box_size`` pixels on white, with ``border`` modules of quiet
+        zone."""
+        if mode not in ("1", "L"):
+            raise ValueError(f"QR image mode must be '1' or 'L', not {mode!r}")
+        n, side = self.size, self.size + 2 * border
+        white_row = b"\xff" * side
+        margin = b"\xff" * border
+        lines = [white_row] * border
+        lines += [margin + format(row, f"0{n}b").encode("ascii").translate(_TO_GREY) + margin
+                  for row in self.rows]
+        lines += [white_row] * border
+        grey = Image.frombytes("L", (side, side), b"".join(lines))
+        if box_size != 1:
+            grey = grey.resize((side * box_size, side * box_size), Image.Resampling.NEAREST)
+        return grey if mode == "L" else grey.convert("1")
+
+
+def qr_symbol(text: str) -> QrSymbol:
+    """The QR symbol (error correction M, smallest version that fits) encoding ``text``."""
+    code = _FastMaskQRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
+    code.add_data(text)
+    code.make(fit=True)
+    return QrSymbol(code.version, code.chosen_mask,
+                    tuple(int(line, 2) for line in _lines(code.modules)))
+
+
+def mask_penalty(rows: Sequence[int], size: int) -> int:
+    """The ISO/IEC 18004 penalty score of a candidate symbol (rows as in ``QrSymbol``),
+    computed as qrcode's ``util.lost_point`` computes it."""
+    lines = [format(row, f"0{size}b") for row in rows]
+    by_rows = _packed(lines)
+    return _penalty(by_rows, _both(by_rows, _packed(_transposed(lines)), size), size)
+
+
+# A grid is scored "packed": one integer whose bits, most significant first, are its
+# cells line by line (1 dark), each line closed by a 0 bit that is no cell. Shifting right
+# by 1 lines a cell up with its left neighbour, by size + 1 with the one above; the closing
+# bit is neither dark nor light, so no run, pattern or block spans two lines.
+# ``both`` is the grid by rows followed by the grid by columns: rules 1 and 3 count in both
+# directions at once.
+
+_FINDER_CELLS = ("10111010000", "00001011101")  # 1:1:3:1:1 with four light on one side
+
+
+def _penalty(by_rows: int, both: int, size: int) -> int:
+    cells = _cell_bits(size)
+    dark, light = both & cells, ~both & cells
+    # rule 1: a run of L >= 5 of one colour costs L - 2; ``five`` marks each cell that
+    # ends five equal cells in a line (L - 4 of them per run), ``starts`` the first of those
+    same = (dark & (dark >> 1)) | (light & (light >> 1))  # equal to its left neighbour
+    five = same & (same >> 1) & (same >> 2) & (same >> 3)
+    score = five.bit_count() + 2 * (five & ~(five >> 1)).bit_count()
+    # rule 3: 40 per finder-like pattern, overlapping ones included (as qrcode counts)
+    shifted = [(light >> (10 - k), dark >> (10 - k)) for k in range(11)]
+    for pattern in _FINDER_CELLS:
+        found = -1
+        for k, cell in enumerate(pattern):
+            found &= shifted[k][cell == "1"]
+        score += 40 * found.bit_count()
+    # rule 2: 3 per 2x2 block of one colour (by rows only: a block is the same either way)
+    row_cells = cells >> (size * (size + 1))
+    dark, light = by_rows & row_cells, ~by_rows & row_cells
+    line = size + 1
+    for one in (dark, light):
+        score += 3 * (one & (one >> 1) & (one >> line) & (one >> (line + 1))).bit_count()
+    # rule 4: 10 per full 5% away from half dark, in qrcode's arithmetic
+    percent = float(dark.bit_count()) / (size**2)
+    return score + 10 * int(abs(percent * 100 - 50) / 5)
+
+
+class _FastMaskQRCode(qrcode.QRCode):
+    """qrcode's QRCode with the mask search done on packed grids (see above)."""
+
+    chosen_mask: int
+
+    def best_mask_pattern(self) -> int:
+        self.makeImpl(True, 0)  # the test candidate qrcode scores: format bits all light
+        size = self.modules_count
+        lines = _lines(self.modules)
+        by_rows = _packed(lines)
+        both = _both(by_rows, _packed(_transposed(lines)), size)
+        best, best_score = 0, -1
+        for pattern, (flip_rows, flip_both) in enumerate(_mask_flips(self.version)):
+            score = _penalty(by_rows ^ flip_rows, both ^ flip_both, size)
+            if best_score < 0 or score < best_score:  # the first of equals, as qrcode
+                best, best_score = pattern, score
+        self.chosen_mask = best
+        return best
+
+
+class _LayoutOnly(qrcode.QRCode):
+    """Lays out the function patterns and leaves the data cells empty (None)."""
+
+    def map_data(self, data, mask_pattern) -> None:
+        pass
+
+
+def _lines(grid: Sequence[Sequence[Any]]) -> list[str]:
+    """Each row of a qrcode module grid as a string of 0 and 1 (1 = dark / true)."""
+    return [bytes(map(bool, row)).translate(_TO_BINARY_DIGITS).decode("ascii")
+            for row in grid]
+
+
+def _transposed(lines: list[str]) -> list[str]:
+    return ["".join(column) for column in zip(*lines, strict=True)]
+
+
+def _packed(lines: list[str]) -> int:
+    return int("0".join(lines) + "0", 2)
+
+
+def _both(by_rows: int, by_columns: int, size: int) -> int:
+    return (by_rows << (size * (size + 1))) | by_columns
+
+
+@lru_cache(maxsize=40)
+def _cell_bits(size: int) -> int:
+    """The cell bits (not the line-closing ones) of a packed grid by rows and columns."""
+    return int(("1" * size + "0") * (2 * size), 2)
+
+
+@lru_cache(maxsize=40)
+def _mask_flips(version: int) -> tuple[tuple[int, int], ...]:
+    """Per mask pattern, packed by rows and by columns: the cells whose colour differs
+    from mask 0's, i.e. data cells where qrcode's mask condition differs from mask 0's."""
+    layout = _LayoutOnly(version=version, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    layout.data_cache = []  # not None: makeImpl then skips encoding any data
+    layout.makeImpl(True, 0)
+    size = layout.modules_count
+    data = _lines([[cell is None for cell in row] for row in layout.modules])
+    conditions = [qr_util.mask_func(pattern) for pattern in range(8)]
+    flips = []
+    for condition in conditions:
+        lines = _lines([[d == "1" and condition(r, c) != conditions[0](r, c)
+                         for c, d in enumerate(data[r])] for r in range(size)])
+        flip_rows = _packed(lines)
+        flips.append((flip_rows, _both(flip_rows, _packed(_transposed(lines)), size)))
+    return tuple(flips)
 
 
 def _sig_structure(protected: bytes, payload: bytes) -> bytes:
