@@ -49,11 +49,22 @@ class ServiceMetrics:
         self.verification_seconds = Histogram(
             "certseal_verification_duration_seconds", "Time to answer a verification request",
             ["outcome"], buckets=LATENCY_BUCKETS, registry=r)
+        # The labelled children per (method, route, status): ``labels()`` validates and
+        # locks on every call, a third of a cached OCSP answer's cost. Bounded as the
+        # series themselves are (route templates, not paths).
+        self._request_series: dict[tuple[str, str, int], tuple] = {}
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        outcome = outcome_of(status)
-        self.requests.labels(method, route, str(status)).inc()
-        self.request_seconds.labels(method, route, outcome).observe(seconds)
+        key = (method, route, status)
+        series = self._request_series.get(key)
+        if series is None:
+            outcome = outcome_of(status)
+            series = self._request_series[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.request_seconds.labels(method, route, outcome), outcome)
+        count, duration, outcome = series
+        count.inc()
+        duration.observe(seconds)
         if (method, route) in ISSUANCE_ROUTES:
             issued = "issued" if status == 201 else "replayed" if status == 200 else outcome
             self.observe_issuance(issued, seconds)
