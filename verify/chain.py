@@ -4,6 +4,7 @@ that chains to a listed root, both ``granted`` at the moment that matters."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -26,7 +27,9 @@ class Placement:
     trust: TrustFacts | None
 
 
+@functools.lru_cache(maxsize=1024)
 def signer_facts(certificate: x509.Certificate) -> SignerFacts:
+    """What the report says of a signer (read from its certificate alone, so kept)."""
     def first(oid) -> str | None:
         values = certificate.subject.get_attributes_for_oid(oid)
         return str(values[0].value) if values else None
@@ -42,7 +45,11 @@ def signer_facts(certificate: x509.Certificate) -> SignerFacts:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    """Whether ``parent`` signed ``child``: a fact of the two certificates' bytes alone
+    (certificates hash and compare by DER), so the answer is kept; whether either is
+    trusted is judged afresh from the trust lists of each context."""
     try:
         child.verify_directly_issued_by(parent)
     except (ValueError, TypeError, InvalidSignature):
@@ -51,7 +58,13 @@ def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
 
 
 def place(certificate: x509.Certificate, context: VerificationContext) -> Placement:
-    """Find the listed issuing CA that signed ``certificate`` and the listed root above it."""
+    """Find the listed issuing CA that signed ``certificate`` and the listed root above it
+    (once per certificate and context: it depends on the context's trust lists alone)."""
+    return context.remembered(("placement", certificate),
+                              lambda: _place(certificate, context))
+
+
+def _place(certificate: x509.Certificate, context: VerificationContext) -> Placement:
     for issuing in context.services("issuing-ca"):
         ca = issuing.service.certificate
         if not _issued_by(certificate, ca):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -48,12 +48,33 @@ class StaticSealDirectory:
 
 
 TIME_PRECISION = dt.timedelta(seconds=1)
+MEMO_LIMIT = 4096
 
 
 @dataclass(frozen=True)
 class ListedService:
     service: TrustService
     trust_list: TrustList
+
+
+class TrustListMemo:
+    """Answers worked out from one tuple of trust lists (held here, so its identity is
+    never reused while the answers live). Bounded: documents may bring any number of
+    certificates, and a counter's context lives long."""
+
+    def __init__(self, trust_lists: tuple[SignedTrustList, ...]) -> None:
+        self.trust_lists = trust_lists
+        self._answers: dict[Any, Any] = {}
+
+    def remembered(self, key: Any, work: Callable[[], Any]) -> Any:
+        try:
+            return self._answers[key]
+        except KeyError:
+            pass
+        if len(self._answers) >= MEMO_LIMIT:
+            self._answers.clear()
+        found = self._answers[key] = work()
+        return found
 
 
 @dataclass(frozen=True)
@@ -65,6 +86,11 @@ class VerificationContext:
     offline: bool = False
     limits: Limits = DEFAULT_LIMITS
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    # Facts derived from the trust lists alone (services by type, a certificate's place),
+    # worked out once per set of lists. A memo serves only the very tuple of lists it was
+    # built for: a context made with other lists (dataclasses.replace, a reload after an
+    # import or a withdrawal) starts an empty one.
+    memo: TrustListMemo | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trust_lists", tuple(self.trust_lists))
@@ -72,14 +98,22 @@ class VerificationContext:
             raise VerifierNotConfigured(
                 "no trust list is configured: give --home or --trust-list (a region's "
                 "signed trust-list.jws with its trust-list-signer.pem)")
+        if self.memo is None or self.memo.trust_lists is not self.trust_lists:
+            object.__setattr__(self, "memo", TrustListMemo(self.trust_lists))
 
     def now(self) -> dt.datetime:
         return self.clock()
 
+    def remembered(self, key: Any, work: Callable[[], Any]) -> Any:
+        """``work()`` (a function of the trust lists and ``key`` alone), once per key for
+        these lists."""
+        return self.memo.remembered(key, work)  # type: ignore[union-attr]
+
     def services(self, service_type: str) -> tuple[ListedService, ...]:
-        return tuple(ListedService(s, signed.trust_list)
-                     for signed in self.trust_lists
-                     for s in signed.trust_list.services_of(service_type))
+        return self.remembered(("services", service_type), lambda: tuple(
+            ListedService(s, signed.trust_list)
+            for signed in self.trust_lists
+            for s in signed.trust_list.services_of(service_type)))
 
     def root_certificates(self) -> tuple[x509.Certificate, ...]:
         """Every root any accepted list has ever listed: pyHanko builds paths to these;

@@ -9,11 +9,14 @@ counters run without sockets.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import TYPE_CHECKING, Protocol
 
 import httpx
@@ -74,6 +77,7 @@ class OcspStatusSource:
         self._timeout = timeout
         self._cache_dir = cache_dir
         self._memory: dict[str, bytes] = {}
+        self._disk = HeldFiles()
         self._crl_transport = crl_transport
 
     async def status_now(self, certificate: x509.Certificate, issuer: x509.Certificate,
@@ -147,9 +151,7 @@ class OcspStatusSource:
         if f"{key}.{suffix}" in self._memory:
             return self._memory[f"{key}.{suffix}"]
         if self._cache_dir is not None:
-            path = self._cache_dir / f"{key}.{suffix}"
-            if path.is_file() and path.stat().st_size <= limit:
-                return path.read_bytes()
+            return self._disk.read(self._cache_dir / f"{key}.{suffix}", limit)
         return None
 
     def _store(self, key: str, answer: bytes, *, suffix: str = "ocsp") -> None:
@@ -179,6 +181,23 @@ def read_ocsp_response(der: bytes, certificate: x509.Certificate, issuer: x509.C
                        *, live: bool, source: str) -> CertificateStatusFact | None:
     """The status an OCSP response gives for ``certificate``; None unless the response is
     well-formed, about this certificate and signed by the issuer or its delegated responder."""
+    said = _ocsp_says(der, certificate, issuer)
+    if said is None:
+        return None
+    status, this_update, next_update, revoked_at, reason = said
+    return CertificateStatusFact(status=status, this_update=this_update,
+                                 next_update=next_update, live=live, source=source,
+                                 revoked_at=revoked_at, reason=reason)
+
+
+@functools.lru_cache(maxsize=1024)
+def _ocsp_says(der: bytes, certificate: x509.Certificate, issuer: x509.Certificate
+               ) -> tuple[str, dt.datetime, dt.datetime | None, dt.datetime | None,
+                          str | None] | None:
+    """What the response's bytes say, checked against these two certificates: a fact of
+    the three alone (no clock), so kept per (response, certificate, issuer); whether the
+    answer is still fresh is judged by the caller every time. A cached answer held on
+    disk is re-checked whenever its bytes differ."""
     try:
         response = ocsp.load_der_ocsp_response(der)
         if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
@@ -195,13 +214,10 @@ def read_ocsp_response(der: bytes, certificate: x509.Certificate, issuer: x509.C
         return None
     status = {ocsp.OCSPCertStatus.GOOD: "good", ocsp.OCSPCertStatus.REVOKED: "revoked"}.get(
         response.certificate_status, "unknown")
-    return CertificateStatusFact(
-        status=status, this_update=response.this_update_utc,
-        next_update=response.next_update_utc, live=live, source=source,
-        revoked_at=response.revocation_time_utc if status == "revoked" else None,
-        reason=(response.revocation_reason.name if status == "revoked"
-                and response.revocation_reason else None),
-    )
+    return (status, response.this_update_utc, response.next_update_utc,
+            response.revocation_time_utc if status == "revoked" else None,
+            (response.revocation_reason.name if status == "revoked"
+             and response.revocation_reason else None))
 
 
 def is_fresh(fact: CertificateStatusFact, now: dt.datetime) -> bool:
@@ -209,10 +225,44 @@ def is_fresh(fact: CertificateStatusFact, now: dt.datetime) -> bool:
     return fact.this_update <= now + dt.timedelta(minutes=5) and now < until
 
 
+class HeldFiles:
+    """Small cache files read once per version (inode, size, mtime): another process (a
+    counter's sync) may rewrite them at any time, and one stat a look notices it."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._held: dict[Path, tuple[tuple[int, int, int], bytes]] = {}
+        self._limit = limit
+
+    def read(self, path: Path, max_bytes: int) -> bytes | None:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            self._held.pop(path, None)
+            return None
+        if not S_ISREG(stat.st_mode) or stat.st_size > max_bytes:
+            return None
+        version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        held = self._held.get(path)
+        if held is not None and held[0] == version:
+            return held[1]
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if len(data) != stat.st_size:  # rewritten while read: use it, keep nothing
+            return data if len(data) <= max_bytes else None
+        if len(self._held) >= self._limit:
+            self._held.clear()
+        self._held[path] = (version, data)
+        return data
+
+
+@functools.lru_cache(maxsize=1024)
 def _cache_key(certificate: x509.Certificate) -> str:
     return certificate.fingerprint(hashes.SHA256()).hex()
 
 
+@functools.lru_cache(maxsize=1024)
 def _spki_key(certificate: x509.Certificate) -> bytes:
     """The BIT STRING contents of the subjectPublicKey (what OCSP's issuerKeyHash hashes)."""
     from asn1crypto import keys
