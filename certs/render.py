@@ -195,7 +195,9 @@ class _Page:
             y -= gap
 
     def _qr(self, c: Canvas, qr_text: str, qr) -> None:
-        image = make_qr_image(qr_text, box_size=4)
+        # 8-bit grey, as verify.pdf_qr reads it back; black and white only, so it looks as
+        # RGB did, with a third of the pixel bytes to hash and compress
+        image = make_qr_image(qr_text, box_size=4, mode="L")
         c.setFillColor(white)
         c.drawImage(ImageReader(image), qr.x, qr.y, qr.size, qr.size)
         if qr.caption:
