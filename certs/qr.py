@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zlib
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -168,15 +169,16 @@ def make_qr_png(text: str, box_size: int = 4) -> bytes:
     return out.getvalue()
 
 
-# --- The symbol: qrcode encodes and places the data; only the mask choice is ours -------
+# --- The symbol: qrcode encodes, lays out and places the data; the mask search is ours ---
 #
 # qrcode picks the mask the ISO/IEC 18004 way (lowest penalty of the 8 candidates, the
 # first on a tie) but builds and scores each candidate cell by cell in pure Python, about
 # three quarters of a QR image's cost. A candidate differs from another only in its data
-# cells, so here qrcode places the data once (mask 0), the other seven are XORs of whole
-# rows held as integers, and the penalty rules run as regular expressions and bit counts.
-# The scores equal qrcode's ``util.lost_point`` (tests compare every candidate), so the
-# mask chosen, and the symbol qrcode then draws with it, are the ones qrcode alone makes.
+# cells, so here qrcode places the data once (mask 0), the other seven are XORs of one
+# big integer, and the penalty rules are shifts and bit counts on it. The final symbol is
+# the chosen candidate plus the format and version cells qrcode lays out for that mask.
+# The scores equal qrcode's ``util.lost_point`` and the symbols equal qrcode's own, module
+# for module and pixel for pixel (tests/certs/test_qr_image.py).
 
 QR_BORDER = 4  # modules of quiet zone, the standard minimum
 _TO_GREY = bytes.maketrans(b"01", b"\xff\x00")
@@ -219,9 +221,15 @@ def qr_symbol(text: str) -> QrSymbol:
     """The QR symbol (error correction M, smallest version that fits) encoding ``text``."""
     code = _FastMaskQRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
     code.add_data(text)
-    code.make(fit=True)
-    return QrSymbol(code.version, code.chosen_mask,
-                    tuple(int(line, 2) for line in _lines(code.modules)))
+    code.best_fit()
+    mask = code.best_mask_pattern()
+    # the chosen test candidate plus the format and version information qrcode writes for
+    # that mask: what ``makeImpl(False, mask)`` would place, without placing the data again
+    size = code.modules_count
+    chosen = code.candidate_by_rows | _dark_function_cells(code.version, mask)
+    row_bits = (1 << size) - 1
+    rows = tuple((chosen >> ((size - 1 - r) * (size + 1) + 1)) & row_bits for r in range(size))
+    return QrSymbol(code.version, mask, rows)
 
 
 def mask_penalty(rows: Sequence[int], size: int) -> int:
@@ -271,7 +279,27 @@ def _penalty(by_rows: int, both: int, size: int) -> int:
 class _FastMaskQRCode(qrcode.QRCode):
     """qrcode's QRCode with the mask search done on packed grids (see above)."""
 
-    chosen_mask: int
+    candidate_by_rows: int  # the chosen candidate, packed by rows
+
+    def best_fit(self, start=None):
+        """qrcode's ``best_fit``, counting the data's bits rather than writing them one by
+        one into a buffer."""
+        if start is None:
+            start = 1
+        qr_util.check_version(start)
+        mode_sizes = qr_util.mode_sizes_for_version(start)
+        bits = _BitCount()
+        for data in self.data_list:
+            bits.put(data.mode, 4)
+            bits.put(len(data), mode_sizes[data.mode])
+            data.write(bits)
+        self.version = bisect_left(qr_util.BIT_LIMIT_TABLE[self.error_correction],
+                                   bits.length, start)
+        if self.version == 41:
+            raise qrcode.exceptions.DataOverflowError()
+        if mode_sizes is not qr_util.mode_sizes_for_version(self.version):
+            self.best_fit(start=self.version)
+        return self.version
 
     def best_mask_pattern(self) -> int:
         self.makeImpl(True, 0)  # the test candidate qrcode scores: format bits all light
@@ -284,8 +312,18 @@ class _FastMaskQRCode(qrcode.QRCode):
             score = _penalty(by_rows ^ flip_rows, both ^ flip_both, size)
             if best_score < 0 or score < best_score:  # the first of equals, as qrcode
                 best, best_score = pattern, score
-        self.chosen_mask = best
+        self.candidate_by_rows = by_rows ^ _mask_flips(self.version)[best][0]
         return best
+
+
+class _BitCount:
+    """Stands in for qrcode's BitBuffer where only the number of bits matters."""
+
+    def __init__(self) -> None:
+        self.length = 0
+
+    def put(self, num: int, length: int) -> None:
+        self.length += length
 
 
 class _LayoutOnly(qrcode.QRCode):
@@ -317,6 +355,16 @@ def _both(by_rows: int, by_columns: int, size: int) -> int:
 def _cell_bits(size: int) -> int:
     """The cell bits (not the line-closing ones) of a packed grid by rows and columns."""
     return int(("1" * size + "0") * (2 * size), 2)
+
+
+@lru_cache(maxsize=64)
+def _dark_function_cells(version: int, mask: int) -> int:
+    """Packed by rows: the dark cells qrcode lays out around the data for this version and
+    mask (finder, timing and alignment patterns, format and version information)."""
+    layout = _LayoutOnly(version=version, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    layout.data_cache = []
+    layout.makeImpl(False, mask)
+    return _packed(_lines(layout.modules))
 
 
 @lru_cache(maxsize=40)
