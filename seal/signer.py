@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from asn1crypto import algos
+from asn1crypto import algos, cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -126,6 +126,19 @@ class SealSigner(Signer):
         integer = 2 + coordinate + 1
         body = 2 * integer
         return body + (2 if body < 128 else 3)
+
+    # asn1crypto re-encodes a structure built from Python values every time it is dumped,
+    # and pyHanko dumps these several times (to sign them, to size and write the CMS).
+    # Re-loading the DER once makes every later dump a copy of bytes: same encoding.
+    async def signed_attrs(self, *args, **kwargs) -> cms.CMSAttributes:
+        return cms.CMSAttributes.load((await super().signed_attrs(*args, **kwargs)).dump())
+
+    async def unsigned_attrs(self, *args, **kwargs) -> cms.CMSAttributes | None:
+        attrs = await super().unsigned_attrs(*args, **kwargs)
+        return None if attrs is None else cms.CMSAttributes.load(attrs.dump())
+
+    async def async_sign(self, *args, **kwargs) -> cms.ContentInfo:
+        return cms.ContentInfo.load((await super().async_sign(*args, **kwargs)).dump())
 
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False
