@@ -11,6 +11,7 @@ import datetime as dt
 import io
 from typing import Any
 
+from reportlab import rl_config
 from reportlab.lib.colors import Color, black, white
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.utils import ImageReader
@@ -23,6 +24,12 @@ from certs.errors import RenderError
 from certs.fonts import FontSpec, register_font
 from certs.licence_id import LicenceId
 from certs.qr import make_qr_image
+
+# ReportLab wraps every compressed stream (page, QR image) in ASCII85 by default, for
+# 7-bit channels no PDF travels through any more, and encodes it in pure Python here (no
+# rl_accel): off, streams are a fifth smaller and the encoding time is gone. A process-wide
+# switch; certs is the only room that uses ReportLab.
+rl_config.useA85 = 0
 
 BORDER = Color(0.55, 0.12, 0.10)  # the deep red-brown of printed licence frames
 INK = Color(0.08, 0.08, 0.08)

@@ -41,3 +41,13 @@ def test_qr_embedded_as_grey_pixels_of_the_symbol(rendered):
     assert image["/ColorSpace"] == "/DeviceGray" and image["/BitsPerComponent"] == 8
     assert (image["/Width"], image["/Height"]) == expected.size
     assert image.data == expected.tobytes()
+
+
+def test_page_streams_are_flate_only(rendered):
+    # no ASCII85 layer (rl_config.useA85 off): smaller streams, no pure-Python encoding
+    reader = PdfFileReader(io.BytesIO(rendered["yyzz"][0].read_bytes()))
+    page = reader.root["/Pages"]["/Kids"][0].get_object()
+    streams = [page["/Contents"].get_object(),
+               *(x.get_object() for x in page["/Resources"]["/XObject"].values())]
+    for stream in streams:
+        assert list(stream["/Filter"]) == ["/FlateDecode"]
