@@ -208,7 +208,10 @@ class TimeStampAuthority:
         tst_info_der = tsp.TSTInfo(tst_fields).dump()
 
         digest = hashlib.new(self._digest_name, tst_info_der).digest()
-        signed_attrs = cms.CMSAttributes(
+        # Each built part is encoded once and embedded re-loaded from its DER: asn1crypto
+        # re-encodes a structure built from Python values on every dump, and a parent's
+        # dump (a SET OF sorts its members by their encoding) dumps its children again.
+        signed_attrs = _reloaded(cms.CMSAttributes(
             [
                 _attribute("content_type", "tst_info"),
                 _attribute("signing_time", cms.Time(name="utc_time", value=gen_time)),
@@ -218,11 +221,11 @@ class TimeStampAuthority:
                     tsp.SigningCertificateV2.load(self._signing_certificate_der),
                 ),
             ]
-        )
+        ))
         # The signature covers the DER SET OF (tag 0x31), not the [0] IMPLICIT form.
         algorithm, signature = sign_with(self._key, signed_attrs.dump())
         digest_algorithm = algos.DigestAlgorithm({"algorithm": self._digest_name})
-        signer_info = cms.SignerInfo(
+        signer_info = _reloaded(cms.SignerInfo(
             {
                 "version": "v1",
                 "sid": cms.SignerIdentifier(
@@ -237,7 +240,7 @@ class TimeStampAuthority:
                 "signature_algorithm": {"algorithm": algorithm},
                 "signature": signature,
             }
-        )
+        ))
         signed_data: dict[str, object] = {
             "version": "v3",
             "digest_algorithms": [digest_algorithm],
@@ -251,9 +254,15 @@ class TimeStampAuthority:
             signed_data["certificates"] = [
                 asn1_x509.Certificate.load(d) for d in self._certificate_ders
             ]
-        token = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
+        token = _reloaded(
+            cms.ContentInfo({"content_type": "signed_data", "content": signed_data}))
         granted = {"status": {"status": "granted"}, "time_stamp_token": token}
         return tsp.TimeStampResp(granted).dump()
+
+
+def _reloaded(value: core.Asn1Value) -> core.Asn1Value:
+    """`value` encoded once and loaded back: later dumps copy its bytes."""
+    return type(value).load(value.dump())
 
 
 def _attribute(kind: str, value: object) -> cms.CMSAttribute:
