@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from asn1crypto import algos, cms
+from asn1crypto import algos, cms, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from pyhanko.sign.general import optimal_pss_params
+from pyhanko.sign.attributes import SigningCertificateV2Provider
+from pyhanko.sign.general import as_signing_certificate_v2, optimal_pss_params
 from pyhanko.sign.signers.pdf_cms import Signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import process_pss_params
@@ -57,6 +58,21 @@ def _asn1_parts(
         asn1_x509.Certificate.load(certificate_der),
         SimpleCertificateStore.from_certs([asn1_x509.Certificate.load(d) for d in chain_ders]),
     )
+
+
+@lru_cache(maxsize=64)
+def _signing_certificate_v2_der(certificate_der: bytes) -> bytes:
+    return as_signing_certificate_v2(asn1_x509.Certificate.load(certificate_der)).dump()
+
+
+class _EncodedSigningCertificateV2(SigningCertificateV2Provider):
+    """pyHanko's signing-certificate-v2 value, encoded once per certificate: built from
+    Python values, asn1crypto re-encodes it at every level of every dump of the signed
+    attributes (about 2 ms a signature). Loaded from the same DER, the bytes are equal."""
+
+    async def build_attr_value(self, dry_run: bool = False) -> tsp.SigningCertificateV2:
+        return tsp.SigningCertificateV2.load(
+            _signing_certificate_v2_der(self.signing_cert.dump()))
 
 
 def signature_mechanism_for(
@@ -130,6 +146,16 @@ class SealSigner(Signer):
     # asn1crypto re-encodes a structure built from Python values every time it is dumped,
     # and pyHanko dumps these several times (to sign them, to size and write the CMS).
     # Re-loading the DER once makes every later dump a copy of bytes: same encoding.
+    def _signed_attr_providers(self, *args, **kwargs):
+        # pyHanko chooses the attributes; only the signing-certificate-v2 value is swapped
+        # for the same value encoded once. (Should pyHanko rename this internal hook, the
+        # override is merely unused: slower, never different.)
+        for provider in super()._signed_attr_providers(*args, **kwargs):
+            if type(provider) is SigningCertificateV2Provider:
+                yield _EncodedSigningCertificateV2(provider.signing_cert)
+            else:
+                yield provider
+
     async def signed_attrs(self, *args, **kwargs) -> cms.CMSAttributes:
         return cms.CMSAttributes.load((await super().signed_attrs(*args, **kwargs)).dump())
 

@@ -294,3 +294,30 @@ def test_ocsp_payload_of_a_cached_seal_is_about_the_seal_certificate(
                ["tbs_response_data"]["responses"][0]["cert_id"]["serial_number"].native
                for d in ocsps}
     assert seal_domain.seal_certificate.serial_number in serials
+
+
+def test_the_signing_certificate_attribute_names_the_seal_certificate(
+        seal_domain: SealDomain, timestamper: InProcessTimeStamper) -> None:
+    import hashlib
+
+    from pyhanko.sign.general import as_signing_certificate_v2
+
+    pdf = _seal(seal_domain, timestamper, PathValidationCache())
+    signer_info = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0].signer_info
+    (attribute,) = [a for a in signer_info["signed_attrs"]
+                    if a["type"].native == "signing_certificate_v2"]
+    value = attribute["values"][0]
+    certificate = to_asn1(seal_domain.seal_certificate)
+    assert value.dump() == as_signing_certificate_v2(certificate).dump()
+    (cert_id,) = value["certs"]
+    assert cert_id["cert_hash"].native == hashlib.sha256(certificate.dump()).digest()
+    assert cert_id["issuer_serial"]["serial_number"].native == certificate.serial_number
+
+
+def test_seal_pdf_refuses_to_run_inside_an_event_loop(
+        seal_domain: SealDomain, timestamper: InProcessTimeStamper) -> None:
+    async def on_the_loop() -> None:
+        with pytest.raises(RuntimeError, match="async_seal_pdf"):
+            _seal(seal_domain, timestamper, PathValidationCache())
+
+    asyncio.run(on_the_loop())
