@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISDIR
 
 import httpx
 from cryptography import x509
@@ -76,20 +78,72 @@ def seal_certificates(dirs: Iterable[Path | None]) -> list[x509.Certificate]:
     return found
 
 
+def files_version(paths: Iterable[Path | None]) -> tuple:
+    """What identifies the current content of these files and directories (each file's
+    inode, size and modification time; a directory's files, one level down for region
+    folders): a change to any of them makes a different value. Costs a stat a file."""
+    seen: list[tuple] = []
+    for path in paths:
+        if path is None:
+            continue
+        try:
+            stat = os.stat(path)
+        except OSError:
+            seen.append((str(path), None))
+            continue
+        seen.append((str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns))
+        if S_ISDIR(stat.st_mode):
+            seen.extend(_directory_version(Path(path), depth=1))
+    return tuple(seen)
+
+
+def _directory_version(directory: Path, depth: int) -> list[tuple]:
+    found = []
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return found
+    for entry in entries[:MAX_SEALS]:
+        try:
+            stat = entry.stat()
+        except OSError:
+            continue
+        found.append((entry.path, stat.st_ino, stat.st_size, stat.st_mtime_ns))
+        if depth > 0 and entry.is_dir():
+            found.extend(_directory_version(Path(entry.path), depth - 1))
+    return found
+
+
 class Verifier:
     """One counter's verification set-up: trust lists, caches and sources, reusable across
-    verifications (the caches are what make repeated and offline checks cheap)."""
+    verifications (the caches are what make repeated and offline checks cheap).
+
+    Long-lived (the API keeps one per domain), so it follows its files: the trust lists
+    are read again when a list file changes (an import, a withdrawal published in the
+    home), and a context is reused only while neither the lists nor the seal
+    certificates it was built from changed."""
 
     def __init__(self, trust_sources: Sequence[TrustSource], cache_dir: Path | None = None,
                  extra_seal_dirs: Sequence[Path] = (),
-                 accepted: Sequence[SignedTrustList] = ()) -> None:
-        if not trust_sources and not accepted:
+                 accepted: Sequence[SignedTrustList] = (),
+                 home: Path | None = None) -> None:
+        if not trust_sources and not accepted and home is None:
             raise VerifierNotConfigured(
                 "no trust list: give --home or --trust-list (a published directory, or a "
                 "trust-list.jws with its trust-list-signer.pem beside it)")
         # ``accepted``: lists already verified against their pins (a home's own and
-        # imported lists, certseal.trust.accepted_trust_lists_in).
+        # imported lists, certseal.trust.accepted_trust_lists_in). With ``home`` they are
+        # re-read from it whenever its list files change.
+        self._trust_sources = tuple(trust_sources)
+        self._home = Path(home) if home is not None else None
+        self._trust_version = self._trust_files_version()
         self.trust_lists = tuple(accepted) + tuple(load_trust_list(s) for s in trust_sources)
+        if self._home is not None and not accepted:
+            self.trust_lists = self._home_lists() + self.trust_lists
+        if not self.trust_lists:
+            raise VerifierNotConfigured(
+                "no trust list: give --home or --trust-list (a published directory, or a "
+                "trust-list.jws with its trust-list-signer.pem beside it)")
         self.cache_dir = cache_dir
         self.ocsp = OcspStatusSource(
             timeout=DEFAULT_LIMITS.ocsp_timeout_seconds,
@@ -99,6 +153,37 @@ class Verifier:
             cache_dir=cache_dir / "status" if cache_dir else None,
             timeout=DEFAULT_LIMITS.status_timeout_seconds)
         self._seal_dirs = [s.seals_dir for s in trust_sources] + list(extra_seal_dirs)
+        self._contexts: dict[bool, tuple[tuple, VerificationContext]] = {}
+
+    def _trust_files_version(self) -> tuple:
+        from certseal.trust import TRUST_LISTS_DIR
+
+        paths: list[Path | None] = [p for s in self._trust_sources for p in (s.jws, s.signer)]
+        if self._home is not None:
+            published = self._home / "published"
+            paths += [published / LIST_FILE, published / SIGNER_FILE,
+                      self._home / TRUST_LISTS_DIR]
+        return files_version(paths)
+
+    def _home_lists(self) -> tuple[SignedTrustList, ...]:
+        from certseal.trust import accepted_trust_lists_in
+
+        held = accepted_trust_lists_in(self._home)  # type: ignore[arg-type]
+        for warning in held.warnings:
+            log.warning("%s", warning)
+        return held.lists
+
+    def _follow_trust_lists(self) -> None:
+        """Read the lists again when one of their files changed since they were read."""
+        version = self._trust_files_version()
+        if version == self._trust_version:
+            return
+        lists = tuple(load_trust_list(s) for s in self._trust_sources)
+        if self._home is not None:
+            lists = self._home_lists() + lists
+        if not lists:
+            raise VerifierNotConfigured("no trust list is usable any more")
+        self.trust_lists, self._trust_version = lists, version
 
     def _issuing_cas(self) -> list[x509.Certificate]:
         return [s.certificate for t in self.trust_lists
@@ -153,27 +238,33 @@ class Verifier:
                             type(exc).__name__)
 
     def context(self, *, offline: bool = False) -> VerificationContext:
+        self._follow_trust_lists()
+        status_dir = self.status_lists.cache_dir
+        # The seal directory comes from the seal folders and the synced lists' signers:
+        # a new context (and an empty memo) whenever any of them, or the lists, changed.
+        version = (id(self.trust_lists), self._trust_version,
+                   files_version([*self._seal_dirs, status_dir]),
+                   self.status_lists.live_signers())
+        held = self._contexts.get(offline)
+        if held is not None and held[0] == version and held[1].trust_lists is self.trust_lists:
+            return held[1]
         seals = seal_certificates(self._seal_dirs) + self.status_lists.seal_certificates()
-        return VerificationContext(
+        context = VerificationContext(
             trust_lists=self.trust_lists, seal_directory=StaticSealDirectory(seals),
             certificate_status=self.ocsp, licence_status=self.status_lists, offline=offline)
+        self._contexts[offline] = (version, context)
+        return context
 
 
 def verifier_for(home: Path | None, trust_lists: Sequence[Path] = ()) -> Verifier:
     """The set-up ``certseal verify`` uses: the home's accepted lists (its own published
     list and the newest imported list of each region, ``certseal trust-list import``) plus
     each ``--trust-list``."""
-    from certseal.trust import accepted_trust_lists_in
-
     sources = [trust_source(p) for p in trust_lists]
     cache_dir = None
-    accepted: tuple[SignedTrustList, ...] = ()
     seal_dirs: list[Path] = []
     if home is not None:
-        held = accepted_trust_lists_in(Path(home))
-        for warning in held.warnings:
-            log.warning("%s", warning)
-        accepted = held.lists
         seal_dirs.append(Path(home) / "published" / "seals")
         cache_dir = Path(home) / "verify-cache"
-    return Verifier(sources, cache_dir=cache_dir, extra_seal_dirs=seal_dirs, accepted=accepted)
+    return Verifier(sources, cache_dir=cache_dir, extra_seal_dirs=seal_dirs,
+                    home=Path(home) if home is not None else None)

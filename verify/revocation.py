@@ -13,6 +13,7 @@ import functools
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,7 @@ class OcspStatusSource:
         self._transport = transport
         self._timeout = timeout
         self._cache_dir = cache_dir
-        self._memory: dict[str, bytes] = {}
+        self._memory: dict[str, tuple[bytes, int]] = {}  # answer, when stored (ns)
         self._disk = HeldFiles()
         self._crl_transport = crl_transport
 
@@ -148,20 +149,26 @@ class OcspStatusSource:
 
     def _cached(self, key: str, *, suffix: str = "ocsp",
                 limit: int = MAX_OCSP_RESPONSE_BYTES) -> bytes | None:
-        if f"{key}.{suffix}" in self._memory:
-            return self._memory[f"{key}.{suffix}"]
+        """The newest held answer: this process's own (memory) or the cache file, which
+        another process (a counter's sync) may have rewritten since."""
+        mine = self._memory.get(f"{key}.{suffix}")
         if self._cache_dir is not None:
-            return self._disk.read(self._cache_dir / f"{key}.{suffix}", limit)
-        return None
+            on_disk = self._disk.read(self._cache_dir / f"{key}.{suffix}", limit)
+            if on_disk is not None and (mine is None or on_disk[1] > mine[1]):
+                return on_disk[0]
+        return mine[0] if mine is not None else None
 
     def _store(self, key: str, answer: bytes, *, suffix: str = "ocsp") -> None:
-        self._memory[f"{key}.{suffix}"] = answer
+        self._memory[f"{key}.{suffix}"] = (answer, time.time_ns())
         if self._cache_dir is not None:
             try:
                 self._cache_dir.mkdir(parents=True, exist_ok=True)
                 (self._cache_dir / f"{key}.{suffix}").write_bytes(answer)
             except OSError as exc:  # a read-only cache is no reason to fail a verification
                 log.info("%s cache not written: %s", suffix.upper(), exc)
+            else:
+                # What was just written is this process's own answer: mine, not newer.
+                self._memory[f"{key}.{suffix}"] = (answer, time.time_ns())
 
 
 def ocsp_url(certificate: x509.Certificate) -> str | None:
@@ -233,7 +240,8 @@ class HeldFiles:
         self._held: dict[Path, tuple[tuple[int, int, int], bytes]] = {}
         self._limit = limit
 
-    def read(self, path: Path, max_bytes: int) -> bytes | None:
+    def read(self, path: Path, max_bytes: int) -> tuple[bytes, int] | None:
+        """The file's bytes and modification time (ns), or None."""
         try:
             stat = os.stat(path)
         except OSError:
@@ -244,17 +252,17 @@ class HeldFiles:
         version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
         held = self._held.get(path)
         if held is not None and held[0] == version:
-            return held[1]
+            return held[1], stat.st_mtime_ns
         try:
             data = path.read_bytes()
         except OSError:
             return None
         if len(data) != stat.st_size:  # rewritten while read: use it, keep nothing
-            return data if len(data) <= max_bytes else None
+            return (data, stat.st_mtime_ns) if len(data) <= max_bytes else None
         if len(self._held) >= self._limit:
             self._held.clear()
         self._held[path] = (version, data)
-        return data
+        return data, stat.st_mtime_ns
 
 
 @functools.lru_cache(maxsize=1024)

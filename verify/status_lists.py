@@ -59,6 +59,7 @@ class StatusListSource:
         self._issuing_cas = issuing_cas
         self._base_url_of = base_url_of
         self._cache_dir = cache_dir
+        self.cache_dir = cache_dir
         self._fetch = fetch
         self._timeout = timeout
         self._clock = clock
@@ -117,7 +118,10 @@ class StatusListSource:
         if self._cache_dir is not None:
             try:
                 self._cache_dir.mkdir(parents=True, exist_ok=True)
-                (self._cache_dir / f"{uscc}.jwt").write_text(text.strip(), encoding="ascii")
+                path = self._cache_dir / f"{uscc}.jwt"
+                path.write_text(text.strip(), encoding="ascii")
+                # Read again on the next look even if the rewrite kept size and mtime.
+                self._read_cache.pop(path, None)
             except OSError as exc:
                 log.info("status list not cached: %s", exc)
         return status_list, url
@@ -160,6 +164,11 @@ class StatusListSource:
             log.info("status list for %s is signed by another department", uscc)
             return None
         return status_list
+
+    def live_signers(self) -> tuple[x509.Certificate, ...]:
+        """The signers of the lists fetched live in this process (part of the counter's
+        directory of QR signers besides the synced files)."""
+        return tuple(held[0].signer for held in self._live.values())
 
     def seal_certificates(self) -> list[x509.Certificate]:
         """The seal certificates of the synced lists (their x5c leaves): the counter's

@@ -1,0 +1,162 @@
+"""The verifier keeps what it worked out (chain placements, checked OCSP answers, verified
+status lists, contexts) across verifications; every kept fact must give way when what it
+came from changes. Each test verifies, changes the world, and verifies again with the
+same long-lived verifier in the same process: the second verdict must not be valid."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+
+import domain_kit
+import pytest
+
+from certseal.status import change_licence_status, revoke_seal
+from certseal.trust import withdraw_service
+from certseal.verifying import Verifier, verifier_for
+from verify.inputs import verify_bytes
+from verify.limits import DEFAULT_LIMITS
+from verify.pdf_qr import qr_texts_of_first_page
+
+
+@pytest.fixture
+def own_domain(fresh_domain):
+    """A domain of this test's own (its changes must not reach other tests), served, with
+    one licence issued a whole second after the domain's services were granted."""
+    time.sleep(1.1)
+    licence = fresh_domain.issue("yyzz")
+    with domain_kit.serving(fresh_domain):
+        yield fresh_domain, licence
+
+
+def _verify(verifier: Verifier, data: bytes, *, offline: bool = True):
+    return asyncio.run(verify_bytes(data, verifier.context(offline=offline)))
+
+
+def _qr(pdf: bytes) -> bytes:
+    return qr_texts_of_first_page(pdf, DEFAULT_LIMITS)[0].encode()
+
+
+def _outcome(report, code: str) -> str:
+    return report.check(code).outcome
+
+
+def _assert_valid(report) -> None:
+    assert report.verdict == "valid", [c.to_json() for c in report.checks
+                                       if c.outcome != "passed"]
+
+
+def test_withdrawn_issuing_ca_is_seen_by_a_verifier_built_before(own_domain):
+    under_test, licence = own_domain
+    counter = verifier_for(under_test.home)
+    asyncio.run(counter.sync())
+    qr = _qr(licence.pdf)
+    for data in (qr, licence.pdf):  # twice each: the second run is served from the caches
+        _assert_valid(_verify(counter, data))
+        _assert_valid(_verify(counter, data))
+    before = counter.context(offline=True)
+
+    # The issuing CA's key was compromised from a moment before this licence was sealed.
+    compromised_at = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1.05)).replace(
+        microsecond=0)
+    withdraw_service(under_test.domain, "issuing-ca", at=compromised_at,
+                     reason="issuing CA key compromised")
+
+    assert counter.context(offline=True) is not before
+    for data in (qr, licence.pdf):
+        report = _verify(counter, data)
+        assert report.verdict == "invalid"
+        assert _outcome(report, "chain.trust_list") == "failed"
+
+
+def test_revoked_licence_is_seen_after_a_resync_by_another_process(own_domain):
+    under_test, licence = own_domain
+    counter = verifier_for(under_test.home)
+    asyncio.run(counter.sync())
+    qr = _qr(licence.pdf)
+    _assert_valid(_verify(counter, qr))
+    _assert_valid(_verify(counter, licence.pdf))
+
+    change_licence_status(under_test.domain, licence.licence_id, "revoke", reason="fraud",
+                          actor="test")
+    # The counter's periodic sync runs elsewhere (its own verifier on the same cache).
+    assert under_test.department_id in asyncio.run(verifier_for(under_test.home).sync())
+
+    for data in (qr, licence.pdf):
+        report = _verify(counter, data)
+        assert report.verdict == "invalid"
+        assert _outcome(report, "licence.status") == "failed"
+
+
+def test_revoked_licence_is_seen_after_a_resync_in_the_same_process(own_domain):
+    under_test, licence = own_domain
+    counter = verifier_for(under_test.home)
+    asyncio.run(counter.sync())
+    qr = _qr(licence.pdf)
+    _assert_valid(_verify(counter, qr))
+
+    change_licence_status(under_test.domain, licence.licence_id, "suspend", reason="audit",
+                          actor="test")
+    asyncio.run(counter.sync())
+
+    report = _verify(counter, qr)
+    assert report.verdict == "invalid"
+    assert report.check("licence.status").details["status"] == "suspended"
+
+
+@pytest.mark.parametrize("sync_elsewhere", [False, True])
+def test_revoked_seal_is_seen_after_a_resync(own_domain, sync_elsewhere):
+    under_test, licence = own_domain
+    counter = verifier_for(under_test.home)
+    asyncio.run(counter.sync())
+    qr = _qr(licence.pdf)
+    _assert_valid(_verify(counter, qr))
+    _assert_valid(_verify(counter, licence.pdf))
+
+    revoke_seal(under_test.domain, under_test.seal_id, "keyCompromise")
+    time.sleep(0.02)  # the other process's cache file must carry a later time than ours
+    syncing = verifier_for(under_test.home) if sync_elsewhere else counter
+    asyncio.run(syncing.sync())
+
+    for data in (qr, licence.pdf):
+        report = _verify(counter, data)
+        assert report.verdict == "invalid"
+        assert _outcome(report, "revocation.now") == "failed"
+
+
+def test_revoked_seal_is_seen_online_at_once(own_domain):
+    """Online asks OCSP live every time: no kept answer may hide a revocation."""
+    under_test, licence = own_domain
+    counter = verifier_for(under_test.home)
+    qr = _qr(licence.pdf)
+    asyncio.run(counter.sync())
+    _assert_valid(_verify(counter, qr, offline=False))
+
+    revoke_seal(under_test.domain, under_test.seal_id, "keyCompromise")
+
+    report = _verify(counter, qr, offline=False)
+    assert report.verdict == "invalid"
+    assert _outcome(report, "revocation.now") == "failed"
+
+
+def test_a_context_with_other_trust_lists_never_shares_kept_placements(trust_domain,
+                                                                       counter):
+    """A placement kept for one set of lists must not serve another set (here: none of
+    the region's issuing CAs), even when the context is copied field by field."""
+    import dataclasses
+
+    from verify.chain import place
+
+    context = counter.context(offline=True)
+    seal = next(iter(context.seal_directory._by_kid.values()))
+    assert place(seal, context).issuer is not None
+    signed = context.trust_lists[0]
+    stripped = dataclasses.replace(signed.trust_list, services=tuple(
+        s for s in signed.trust_list.services if s.service_type != "issuing-ca"))
+    other = dataclasses.replace(context, trust_lists=(dataclasses.replace(
+        signed, trust_list=stripped),))
+    assert other.memo is not context.memo
+    assert place(seal, other).issuer is None
+    copied = type(context)(**{**context.__dict__, "trust_lists": other.trust_lists})
+    assert place(seal, copied).issuer is None
