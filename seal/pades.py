@@ -201,8 +201,9 @@ async def _seal(
     # (unless a cached result holds) and B-LTA's document time-stamp.
     cache_key = _path_cache_key(material, validation, timestamper, writer, archive_timestamp,
                                 path_cache)
-    presign = (path_cache.get(cache_key, moment)
-               if path_cache is not None and cache_key is not None else None)
+    presign = (path_cache.get(cache_key, validation, moment)
+               if path_cache is not None and cache_key is not None
+               and validation is not None else None)
     context = (validation.validation_context(moment=signing_time)
                if validation is not None and (presign is None or archive_timestamp) else None)
     metadata = PdfSignatureMetadata(
@@ -277,8 +278,9 @@ def _path_cache_key(material: SealMaterial, validation: ValidationMaterial | Non
                     timestamper: TimeStamper, writer: IncrementalPdfFileWriter,
                     archive_timestamp: bool, path_cache: PathValidationCache | None
                     ) -> tuple | None:
-    """What the pre-signing validation reads besides the clock, or None when it also
-    reads the document (B-LTA over an earlier document time-stamp) or has no material."""
+    """What the pre-signing validation reads besides the clock and the material, or None
+    when it also reads the document (B-LTA over an earlier document time-stamp) or has no
+    material."""
     if path_cache is None or validation is None:
         return None
     if archive_timestamp and next(iter(writer.prev.embedded_timestamp_signatures), None):
@@ -287,7 +289,6 @@ def _path_cache_key(material: SealMaterial, validation: ValidationMaterial | Non
     return (
         material.certificate.public_bytes(der),
         tuple(c.public_bytes(der) for c in material.chain),
-        validation.fingerprint,
         id(timestamper),  # the TSA's certificates come from its tokens
         archive_timestamp,
     )

@@ -108,6 +108,7 @@ def _der(certificate: x509.Certificate) -> bytes:
 @dataclass(frozen=True)
 class _Validated:
     value: object
+    material: bytes  # the fingerprint of the material it was validated against
     validated_at: datetime
     valid_until: datetime
     owner: object  # kept alive so that an id() in the key cannot be reused
@@ -117,16 +118,18 @@ class PathValidationCache:
     """Results of certificate path validation (with revocation checks) against one
     `ValidationMaterial`, reused for later signing moments while they provably still hold.
 
-    A result validated at moment m0 is given for moment m only when m0 <= m <= the
-    earliest of: the material's `usable_until` (OCSP/CRL nextUpdate, certificates'
-    notAfter), the notAfter of every certificate on the validated paths, and m0 + `ttl`.
-    The key must name everything the validation read besides the material (the signer's
-    certificate and chain, the TSA): new OCSP answers or CRLs (a status change, a renewal)
-    change the material's fingerprint, a rotated key or certificate changes the key, so
-    either is a miss, never a stale hit. Thread-safe.
+    `key` names everything the validation read besides the material and the clock (the
+    signer's certificate and chain, the TSA); one result is kept per key, for the material
+    it was validated against, so a seal's superseded material is dropped, not hoarded.
+    A result validated at moment m0 is given for moment m only when the material's
+    fingerprint is the same (new OCSP answers or CRLs after a status change or a renewal
+    are a miss, never a stale hit) and m0 <= m <= the earliest of: the material's
+    `usable_until` (OCSP/CRL nextUpdate, certificates' notAfter), the notAfter of every
+    certificate on the validated paths, and m0 + `ttl`. A rotated key or certificate is
+    another key. At most `max_entries` keys (least recently used dropped). Thread-safe.
     """
 
-    def __init__(self, *, ttl: timedelta = timedelta(minutes=5), max_entries: int = 64) -> None:
+    def __init__(self, *, ttl: timedelta = timedelta(minutes=5), max_entries: int = 32) -> None:
         if ttl <= timedelta(0):
             raise ValueError("ttl: must be positive")
         if max_entries < 1:
@@ -138,10 +141,12 @@ class PathValidationCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable, moment: datetime) -> object | None:
+    def get(self, key: Hashable, material: ValidationMaterial, moment: datetime
+            ) -> object | None:
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None or not (entry.validated_at <= moment <= entry.valid_until):
+            if (entry is None or entry.material != material.fingerprint
+                    or not (entry.validated_at <= moment <= entry.valid_until)):
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)
@@ -156,8 +161,9 @@ class PathValidationCache:
         if usable_until is None:
             return
         valid_until = min([usable_until, validated_at + self._ttl, *path_not_after])
+        entry = _Validated(value, material.fingerprint, validated_at, valid_until, owner)
         with self._lock:
-            self._entries[key] = _Validated(value, validated_at, valid_until, owner)
+            self._entries[key] = entry
             self._entries.move_to_end(key)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)

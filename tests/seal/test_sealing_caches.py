@@ -159,23 +159,33 @@ def test_results_hold_only_from_their_moment_until_the_earliest_expiry(
     now = datetime.now(UTC)
     cache.put("k", "result", material=validation, validated_at=now,
               path_not_after=[now + timedelta(days=365)])
-    assert cache.get("k", now) == "result"
-    assert cache.get("k", now + timedelta(minutes=4)) == "result"
-    assert cache.get("k", now - timedelta(seconds=1)) is None  # before it was validated
-    assert cache.get("k", now + timedelta(minutes=5, seconds=1)) is None  # past the ttl
-    assert cache.get("other", now) is None
+    assert cache.get("k", validation, now) == "result"
+    assert cache.get("k", validation, now + timedelta(minutes=4)) == "result"
+    # Not before it was validated, nor past the ttl.
+    assert cache.get("k", validation, now - timedelta(seconds=1)) is None
+    assert cache.get("k", validation, now + timedelta(minutes=5, seconds=1)) is None
+    assert cache.get("other", validation, now) is None
+    # Other material under the same key (a renewed answer) is a miss, and replaces it.
+    renewed = seal_domain.validation(crls=(seal_domain.root_crl, seal_domain.issuing_crl))
+    assert renewed.fingerprint != validation.fingerprint
+    assert cache.get("k", renewed, now) is None
+    cache.put("k", "renewed", material=renewed, validated_at=now,
+              path_not_after=[now + timedelta(days=365)])
+    assert cache.get("k", renewed, now) == "renewed"
+    assert cache.get("k", validation, now) is None
+    assert len(cache) == 1
 
     # A certificate on a path expiring sooner bounds it too.
     cache.put("k", "result", material=validation, validated_at=now,
               path_not_after=[now + timedelta(seconds=30)])
-    assert cache.get("k", now + timedelta(seconds=29)) == "result"
-    assert cache.get("k", now + timedelta(seconds=31)) is None
+    assert cache.get("k", validation, now + timedelta(seconds=29)) == "result"
+    assert cache.get("k", validation, now + timedelta(seconds=31)) is None
 
     # And so does the material's earliest nextUpdate, however long the ttl.
     long = PathValidationCache(ttl=timedelta(days=3650))
     long.put("k", "result", material=validation, validated_at=now, path_not_after=[])
-    assert long.get("k", until) == "result"
-    assert long.get("k", until + timedelta(seconds=1)) is None
+    assert long.get("k", validation, until) == "result"
+    assert long.get("k", validation, until + timedelta(seconds=1)) is None
 
 
 def test_a_signing_time_before_the_cached_validation_is_validated_afresh(
