@@ -238,13 +238,16 @@ async def _seal(
         # and the TSA's paths, checked against the material with hard-fail revocation)
         # taken from the cache when a result for the same inputs still holds.
         session = pdf_signer.init_signing_session(writer)
+        fresh = presign is None
         if presign is None:
             presign = await session.perform_presign_validation(writer)
-            if path_cache is not None and cache_key is not None and presign is not None:
-                assert validation is not None  # a key is only made with material
-                _remember(path_cache, cache_key, presign, validation, signing_time,
-                          owner=timestamper)
         await _sign_prepared(session, pdf_signer, presign, bytes_reserved, output)
+        # Shared only once a whole seal has used it: asn1crypto parses lazily and not
+        # thread-safely, so another thread must find every part pyHanko reads parsed.
+        if fresh and path_cache is not None and cache_key is not None and presign is not None:
+            assert validation is not None  # a key is only made with material
+            _remember(path_cache, cache_key, presign, validation, signing_time,
+                      owner=timestamper)
     except SealError:
         raise
     except (SigningError, PdfError) as exc:

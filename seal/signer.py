@@ -53,11 +53,13 @@ def _asn1_parts(
     """The signer's certificate and chain as asn1crypto objects, parsed (and their names
     hashed into the store) once per distinct certificate set rather than per signature.
     Keyed by the DER itself: a rotated key or renewed certificate is another key. pyHanko
-    only reads these while signing, so signatures in several threads may share them."""
-    return (
-        asn1_x509.Certificate.load(certificate_der),
-        SimpleCertificateStore.from_certs([asn1_x509.Certificate.load(d) for d in chain_ders]),
-    )
+    only reads these while signing, so signatures in several threads may share them; they
+    are parsed in full here because asn1crypto's lazy parsing is not thread-safe."""
+    certificate = asn1_x509.Certificate.load(certificate_der)
+    chain = [asn1_x509.Certificate.load(d) for d in chain_ders]
+    for parsed in (certificate, *chain):
+        _ = parsed.native
+    return certificate, SimpleCertificateStore.from_certs(chain)
 
 
 @lru_cache(maxsize=64)

@@ -331,3 +331,18 @@ def test_seal_pdf_refuses_to_run_inside_an_event_loop(
             _seal(seal_domain, timestamper, PathValidationCache())
 
     asyncio.run(on_the_loop())
+
+
+def test_threads_sealing_at_once_share_the_caches_and_all_seal_valid(
+        seal_domain: SealDomain, timestamper: InProcessTimeStamper) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cache = PathValidationCache()
+    validation = seal_domain.validation()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        sealed = list(pool.map(
+            lambda _: _seal(seal_domain, timestamper, cache, validation=validation), range(8)))
+    assert cache.hits + cache.misses == 8 and cache.hits >= 1
+    for pdf in sealed:
+        status = _offline_verdict(seal_domain, pdf)
+        assert status.bottom_line, status.pretty_print_details()
