@@ -41,7 +41,7 @@ from certs.validation import holder_of, validate_licence_data, validity_of
 from hsm.token import Token
 from seal.errors import DepartmentInactive, LicenceTypeNotGranted, SealUnusable
 from seal.pades import SealMaterial, SealPlacement, seal_pdf
-from seal.registry import active_seal_of, get_department, granted_types
+from seal.registry import issuing_parties
 from seal.validation_data import PathValidationCache, gather_validation_material
 
 MAX_IDEMPOTENCY_KEY = 128
@@ -98,11 +98,12 @@ def issue_licence(session: Session, services: SealingServices, catalogue: Catalo
                   request: IssuanceRequest, *, now: dt.datetime | None = None) -> IssuedLicence:
     """Blocking (HSM, PDF work): call from a worker thread when on an event loop."""
     now = now or dt.datetime.now(dt.UTC)
-    department = get_department(session, request.department_id)
+    parties = issuing_parties(session, request.department_id, request.type_code)
+    department = parties.department
     if department.status != "active":
         raise DepartmentInactive(f"department {department.department_id} is not active")
     licence_type = catalogue.get(request.type_code)
-    if request.type_code not in granted_types(session, department.department_id):
+    if not parties.granted:
         raise LicenceTypeNotGranted(
             f"department {department.department_id} may not issue {request.type_code!r}")
 
@@ -117,10 +118,11 @@ def issue_licence(session: Session, services: SealingServices, catalogue: Catalo
     holder_identifier, holder_name = holder_of(licence_type, data)
     valid_from, valid_until = validity_of(licence_type, data)
 
-    seal = active_seal_of(session, department.department_id)
+    seal, record = parties.seal, parties.certificate
     if seal is None:
         raise SealUnusable(f"department {department.department_id} has no active seal")
-    record = get_certificate(session, seal.certificate_serial)
+    if record is None:
+        record = get_certificate(session, seal.certificate_serial)  # CertificateNotFound
     if record.status != "good":  # a revoked or held certificate must not seal, whatever
         raise SealUnusable(f"seal {seal.seal_id}: its certificate is {record.status} "
                            f"({record.revocation_reason})")
