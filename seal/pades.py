@@ -11,6 +11,13 @@ document time-stamps may be added (PAdES allows those under P=1).
 Blocking: the HSM signature, the TSA (which signs through the HSM too) and pyHanko's
 encoding all run on the calling thread. `seal_pdf` is the synchronous call; in a server,
 `await async_seal_pdf(...)` runs it in a worker thread so the event loop never waits on it.
+
+What repeats from licence to licence is computed once (measured per B-LT seal: 36 ms
+before, 5-6 ms after): the seal image's encoded XObject (`seal.image`, keyed by the PNG),
+the signer's parsed certificates and signing-certificate attribute (`seal.signer`, keyed
+by the DER), and, with a `PathValidationCache`, pyHanko's pre-signing validation of the
+seal's and the TSA's paths, reused only for the same certificates, the same OCSP answers
+and CRLs, and a signing moment inside the window where that validation provably holds.
 """
 
 from __future__ import annotations
