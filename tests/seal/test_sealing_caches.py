@@ -278,7 +278,7 @@ def test_the_image_xobject_is_the_seal_image_and_follows_a_new_image(
     assert other_rgb == other_expected.convert("RGB").tobytes()
     assert other_alpha == other_expected.split()[-1].tobytes()
     assert other_rgb != rgb or other_alpha != alpha
-    # Every PDF holds its own encoded copy: compressed, not shared by reference.
+    # What is cached is the Flate encoding of exactly those pixels.
     assert zlib.decompress(seal_image_xobject(seal_domain.seal_image).image.data) == rgb
 
 
