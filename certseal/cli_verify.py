@@ -9,7 +9,6 @@ printed here (one JSON object with --json) because the exit status depends on it
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -64,14 +63,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from certseal.cli import CliError
     from certseal.verifying import verifier_for
     from verify.errors import VerifyError
-    from verify.inputs import verify_bytes
+    from verify.inputs import verify_blocking
 
     data = _read_input(args.input)
     home = args.home or (Path(os.environ["CERTSEAL_HOME"])
                          if os.environ.get("CERTSEAL_HOME") else None)
     try:
         context = verifier_for(home, args.trust_list).context(offline=args.offline)
-        report = asyncio.run(verify_bytes(data, context))
+        report = verify_blocking(data, context)
     except VerifyError as exc:
         raise CliError(str(exc), exc.code, EXIT_UNUSABLE) from exc
     body = report.to_json()

@@ -7,7 +7,6 @@ raw body (application/pdf, image/png, image/jpeg), or JSON ``{"qr": "CSL1:..."}`
 
 from __future__ import annotations
 
-import asyncio
 import json
 import weakref
 from typing import Any
@@ -19,7 +18,7 @@ from api.deps import DomainDep
 from api.errors import ApiError
 from certseal.verifying import Verifier, verifier_for
 from verify.errors import UnusableInput
-from verify.inputs import verify_bytes
+from verify.inputs import verify_blocking
 from verify.limits import DEFAULT_LIMITS
 
 router = APIRouter(tags=["verify"])
@@ -102,7 +101,7 @@ async def verify(request: Request, domain: DomainDep,
     # Built on first use from files (trust lists, seals): not on the event loop.
     verifier = await run_in_threadpool(_verifier, domain)
     context = verifier.context(offline=offline)
-    # pyHanko's validation is CPU-bound (tens of ms): it runs, with its own event loop,
-    # in a worker thread so this server's loop never waits on it.
-    report = await run_in_threadpool(lambda: asyncio.run(verify_bytes(data, context)))
+    # pyHanko's validation is CPU-bound (tens of ms): it runs, on that thread's own event
+    # loop (kept between requests), in a worker thread so this server's loop never waits.
+    report = await run_in_threadpool(verify_blocking, data, context)
     return report.to_json()
