@@ -154,6 +154,7 @@ class Verifier:
             timeout=DEFAULT_LIMITS.status_timeout_seconds)
         self._seal_dirs = [s.seals_dir for s in trust_sources] + list(extra_seal_dirs)
         self._contexts: dict[bool, tuple[tuple, VerificationContext]] = {}
+        self._issuing_cas_held: tuple[tuple, tuple[x509.Certificate, ...]] | None = None
 
     def _trust_files_version(self) -> tuple:
         from certseal.trust import TRUST_LISTS_DIR
@@ -185,9 +186,15 @@ class Verifier:
             raise VerifierNotConfigured("no trust list is usable any more")
         self.trust_lists, self._trust_version = lists, version
 
-    def _issuing_cas(self) -> list[x509.Certificate]:
-        return [s.certificate for t in self.trust_lists
-                for s in t.trust_list.services_of("issuing-ca")]
+    def _issuing_cas(self) -> tuple[x509.Certificate, ...]:
+        """The same tuple while the trust lists are the same (the status-list source keys
+        its verified lists by it, and checks identity before building a set of it)."""
+        held = self._issuing_cas_held
+        if held is None or held[0] is not self.trust_lists:
+            cas = tuple(s.certificate for t in self.trust_lists
+                        for s in t.trust_list.services_of("issuing-ca"))
+            held = self._issuing_cas_held = (self.trust_lists, cas)
+        return held[1]
 
     def _base_url_of(self, uscc: str) -> str | None:
         """The region whose list should know this department: USCC characters 3-8 are its

@@ -45,6 +45,12 @@ def signer_facts(certificate: x509.Certificate) -> SignerFacts:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def subject_text(certificate: x509.Certificate) -> str:
+    """The subject as RFC 4514 text (a fact of the certificate alone, so kept)."""
+    return certificate.subject.rfc4514_string()
+
+
 @functools.lru_cache(maxsize=4096)
 def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     """Whether ``parent`` signed ``child``: a fact of the two certificates' bytes alone
@@ -98,7 +104,7 @@ def trust_list_check(placement: Placement, context: VerificationContext,
                       accepted_regions=[s.trust_list.region_code for s in context.trust_lists])
     issuing = context.granted_at(placement.issuer, "issuing-ca", when)
     root = context.granted_at(placement.root, "root-ca", when)
-    details = {"at": when, "issuing_ca": placement.issuer.subject.rfc4514_string()}
+    details = {"at": when, "issuing_ca": subject_text(placement.issuer)}
     if issuing is None or root is None:
         return failed(code, "签发机构在该时间未被信任列表授权",
                       "the issuing CA or its root was not granted in the trust list at "

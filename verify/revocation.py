@@ -80,6 +80,7 @@ class OcspStatusSource:
         self._memory: dict[str, tuple[bytes, int]] = {}  # answer, when stored (ns)
         self._disk = HeldFiles()
         self._crl_transport = crl_transport
+        self._paths: dict[str, Path] = {}
 
     async def status_now(self, certificate: x509.Certificate, issuer: x509.Certificate,
                          *, offline: bool, now: dt.datetime) -> CertificateStatusFact | None:
@@ -151,9 +152,15 @@ class OcspStatusSource:
                 limit: int = MAX_OCSP_RESPONSE_BYTES) -> bytes | None:
         """The newest held answer: this process's own (memory) or the cache file, which
         another process (a counter's sync) may have rewritten since."""
-        mine = self._memory.get(f"{key}.{suffix}")
+        name = f"{key}.{suffix}"
+        mine = self._memory.get(name)
         if self._cache_dir is not None:
-            on_disk = self._disk.read(self._cache_dir / f"{key}.{suffix}", limit)
+            path = self._paths.get(name)
+            if path is None:
+                if len(self._paths) >= 4096:
+                    self._paths.clear()
+                path = self._paths[name] = self._cache_dir / name
+            on_disk = self._disk.read(path, limit)
             if on_disk is not None and (mine is None or on_disk[1] > mine[1]):
                 return on_disk[0]
         return mine[0] if mine is not None else None

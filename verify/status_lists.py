@@ -65,6 +65,10 @@ class StatusListSource:
         self._clock = clock
         self._live: dict[str, tuple[StatusList, dt.datetime]] = {}
         self._read_cache: dict[Path, tuple[tuple, StatusList]] = {}
+        self._paths: dict[str, Path] = {}
+        # The issuing CAs last asked for, held (so its identity is not reused) with their
+        # set: the same sequence object comes back while the trust lists are unchanged.
+        self._ca_set: tuple[Sequence[x509.Certificate], frozenset] = ((), frozenset())
 
     async def status_of(self, ref: LicenceRef, *, offline: bool) -> LicenceStatusFact | None:
         if ref.status_index is None or not _USCC.match(ref.issuer_uscc):
@@ -129,7 +133,18 @@ class StatusListSource:
     def _synced(self, uscc: str) -> StatusList | None:
         if self._cache_dir is None:
             return None
-        return self._synced_file(self._cache_dir / f"{uscc}.jwt", uscc)
+        path = self._paths.get(uscc)
+        if path is None:
+            if len(self._paths) >= 4096:
+                self._paths.clear()
+            path = self._paths[uscc] = self._cache_dir / f"{uscc}.jwt"
+        return self._synced_file(path, uscc)
+
+    def _issuing_ca_set(self) -> frozenset:
+        cas = self._issuing_cas()
+        if cas is not self._ca_set[0]:
+            self._ca_set = (cas, frozenset(cas))
+        return self._ca_set[1]
 
     def _synced_file(self, path: Path, uscc: str) -> StatusList | None:
         """A synced list, verified once per version of its file (a counter checks many
@@ -141,7 +156,7 @@ class StatusListSource:
         if stat.st_size > MAX_STATUS_LIST_BYTES:
             return None
         # The file's version and the issuing CAs it was checked against (trust lists move).
-        version = (stat.st_mtime_ns, stat.st_size, frozenset(self._issuing_cas()))
+        version = (stat.st_mtime_ns, stat.st_size, self._issuing_ca_set())
         held = self._read_cache.get(path)
         if held is not None and held[0] == version and self._clock() < held[1].expires_at:
             return held[1]
