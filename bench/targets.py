@@ -22,6 +22,8 @@ def rows_for(r: dict) -> list[Row]:
         rows.append(at_least(
             "issuance, library, 1 process", library, "licences/s", bb,
             ">= bare pyHanko B-B", baseline=bb, baseline_name="pyHanko B-B, bytes_reserved"))
+        rows.append(info("  B-B through our SealSigner (not the baseline)",
+                         _get(iss, "pyhanko_bb_seal_signer", "rate_per_s"), "sig/s"))
         rows.append(info("  bare pyHanko B-B, size dry run", _get(iss, "pyhanko_bb_default",
                                                                   "rate_per_s"), "sig/s"))
         rows.append(info("  raw HSM ECDSA P-256 sign (floor)",
