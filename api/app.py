@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
+from starlette.types import Receive, Scope, Send
 
 from api.auth_oidc import OidcVerifier
 from api.errors import install_error_handlers
@@ -21,7 +22,7 @@ from api.logging import configure_logging
 from api.metrics import ServiceMetrics
 from api.middleware import DEFAULT_MAX_BODY_BYTES, BodySizeLimit, RequestObserver, SecurityHeaders
 from api.ocsp_fast import OcspFastPath
-from api.ratelimit import RateLimit, RateLimits
+from api.ratelimit import ClientBuckets, RateLimit, RateLimits
 from api.routes import departments, health, licences, me, pages, pki, status, verify
 from certseal.domain import TrustDomain
 from certseal.settings import Settings, load_settings
@@ -33,6 +34,25 @@ provider, whose `sub` claim is their resident identity number or unified social 
 code. Errors are RFC 9457 problem details (`application/problem+json`) with a stable
 `code`.
 """
+
+
+class CertsealApi(FastAPI):
+    """FastAPI with the OCSP fast path (api/ocsp_fast.py) in front of its whole stack:
+    FastAPI's own outer layers and our middlewares cost as much CPU as uvicorn's HTTP
+    work for a cached OCSP answer, so the fast path does their part itself and hands
+    everything else to ``full_stack``."""
+
+    fast_path: OcspFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast_path = self.fast_path
+        if fast_path is not None and scope["type"] == "http":
+            await fast_path(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def full_stack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings, *, domain: TrustDomain | None = None,
@@ -50,7 +70,7 @@ def create_app(settings: Settings, *, domain: TrustDomain | None = None,
             if domain is None:
                 opened.close()
 
-    app = FastAPI(
+    app = CertsealApi(
         title="certseal",
         summary="Electronic licences sealed with HSM-backed e-seals, and their verification",
         description=DESCRIPTION,
@@ -73,12 +93,15 @@ def create_app(settings: Settings, *, domain: TrustDomain | None = None,
     # Added innermost first: the body limit sits closest to the routes, the security
     # headers outermost so that even the observer's own 500 answer carries them. Rate
     # limits refuse before any body is read, inside the observer so 429s are logged.
-    # Innermost of all, cached OCSP answers leave without FastAPI (api/ocsp_fast.py).
-    app.add_middleware(OcspFastPath)
+    buckets = ClientBuckets(rate_limits or RateLimits())
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    app.add_middleware(RateLimit, limits=rate_limits or RateLimits())
+    app.add_middleware(RateLimit, buckets=buckets)
     app.add_middleware(RequestObserver, metrics=metrics)
     app.add_middleware(SecurityHeaders)
+    # Outermost of all, cached OCSP answers leave without any of it, doing its part
+    # through the same headers, metrics, log and rate-limit buckets (api/ocsp_fast.py).
+    app.fast_path = OcspFastPath(app.full_stack, api=app, metrics=metrics, buckets=buckets,
+                                 max_body_bytes=max_body_bytes)
     return app
 
 

@@ -54,6 +54,30 @@ async def _send_problem(send: Send, status: int, code: str, detail: str,
     await send({"type": "http.response.body", "body": body})
 
 
+def _security_headers(csp: str, *, no_store: bool) -> tuple[tuple[bytes, bytes], ...]:
+    headers = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+               (b"referrer-policy", b"no-referrer"), (b"content-security-policy", csp.encode()),
+               (b"cross-origin-resource-policy", b"same-origin")]
+    if no_store:  # licences and their PDFs are personal data
+        headers.append((b"cache-control", b"no-store"))
+    return tuple(headers)
+
+
+_API_HEADERS = _security_headers(API_CSP, no_store=False)
+_V1_HEADERS = _security_headers(API_CSP, no_store=True)
+_DOCS_HEADERS = _security_headers(DOCS_CSP, no_store=False)
+
+
+def security_headers_for(path: str) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers ``SecurityHeaders`` adds to an answer for ``path`` (unless the answer
+    set one of them itself). Precomputed: the OCSP fast path sends them as they are."""
+    if path.startswith(DOCS_PATHS):
+        return _DOCS_HEADERS
+    if path.startswith("/v1/"):
+        return _V1_HEADERS
+    return _API_HEADERS
+
+
 class SecurityHeaders:
     """Adds the headers a route did not set itself (a web page may bring its own CSP)."""
 
@@ -64,23 +88,13 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope.get("path", "")
-        defaults = {
-            b"x-content-type-options": b"nosniff",
-            b"x-frame-options": b"DENY",
-            b"referrer-policy": b"no-referrer",
-            b"content-security-policy": (DOCS_CSP if path.startswith(DOCS_PATHS)
-                                         else API_CSP).encode(),
-            b"cross-origin-resource-policy": b"same-origin",
-        }
-        if path.startswith("/v1/"):  # licences and their PDFs are personal data
-            defaults[b"cache-control"] = b"no-store"
+        defaults = security_headers_for(scope.get("path", ""))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                headers += [(k, v) for k, v in defaults.items() if k not in present]
+                headers += [(k, v) for k, v in defaults if k not in present]
                 message["headers"] = headers
             await send(message)
 
@@ -100,8 +114,7 @@ class RequestObserver:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = request_id_of(scope)
         status = 500
         response_started = observed = False
 
@@ -113,7 +126,7 @@ class RequestObserver:
                 return
             observed = True
             seconds = time.perf_counter() - started
-            route = _route_template(scope)
+            route = route_template(scope)
             method = scope.get("method", "")
             self.metrics.observe_request(method, route, status, seconds)
             log_request(method=method, route=route, status=status,
@@ -201,7 +214,15 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return value if value and _REQUEST_ID.match(value) else None
 
 
-def _route_template(scope: Scope) -> str:
+def request_id_of(scope: Scope) -> str:
+    """The request's id: the client's ``X-Request-Id`` when it is a plain token, else a
+    fresh one; kept in ``scope["state"]`` for handlers (and echoed on the answer)."""
+    request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+    scope.setdefault("state", {})["request_id"] = request_id
+    return request_id
+
+
+def route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     # Unmatched paths are not labelled by their text: that would let any client create

@@ -138,12 +138,12 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-class RateLimit:
-    """ASGI middleware applying ``RateLimits``; answers 429 problem+json with Retry-After."""
+class ClientBuckets:
+    """The buckets of one process's ``RateLimits``, shared by the ``RateLimit`` middleware
+    and the OCSP fast path (api/ocsp_fast.py), so that both spend the same budget."""
 
-    def __init__(self, app: ASGIApp, limits: RateLimits | None = None,
+    def __init__(self, limits: RateLimits | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.app = app
         self.limits = limits = limits or RateLimits()
 
         def buckets(rate: Rate | None) -> TokenBuckets | None:
@@ -152,6 +152,30 @@ class RateLimit:
         self.verify = buckets(limits.verify)
         self.ocsp = buckets(limits.ocsp)
         self.auth_failures = buckets(limits.auth_failures)
+
+    def take_ocsp(self, address: str) -> float:
+        """Take an OCSP token for ``address``: 0.0 when there was one (or no limit), else
+        the seconds to wait (nothing taken; ``RateLimit`` answers such a request 429)."""
+        return self.ocsp.take(address) if self.ocsp is not None else 0.0
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+class RateLimit:
+    """ASGI middleware applying ``RateLimits``; answers 429 problem+json with Retry-After.
+    ``buckets``: the process's shared buckets (else its own, from ``limits``)."""
+
+    def __init__(self, app: ASGIApp, limits: RateLimits | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 buckets: ClientBuckets | None = None) -> None:
+        self.app = app
+        shared = buckets or ClientBuckets(limits, clock)
+        self.limits = shared.limits
+        self.verify, self.ocsp = shared.verify, shared.ocsp
+        self.auth_failures = shared.auth_failures
 
     def _request_limit(self, scope: Scope) -> tuple[TokenBuckets | None, str, str]:
         path: str = scope.get("path", "")
@@ -165,8 +189,7 @@ class RateLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        client = scope.get("client")
-        address = client[0] if client else "unknown"
+        address = client_address(scope)
         buckets, code, what = self._request_limit(scope)
         if buckets is not None and (wait := buckets.take(address)):
             await _refuse(send, code, f"{what} from this address", wait)
