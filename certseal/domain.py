@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -70,6 +71,28 @@ def pem(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
+CRL_HELD_FOR_SEALING = 60.0  # seconds: see TrustDomain.current_crl_der
+
+
+@dataclass(frozen=True)
+class _HeldCrl:
+    der: bytes
+    this_update: datetime
+    next_update: datetime
+    read_at: float
+
+    @classmethod
+    def of(cls, row) -> _HeldCrl:
+        return cls(row.der, row.this_update, row.next_update, time.monotonic())
+
+    def due(self) -> bool:  # re-issue on schedule: once half its validity has passed
+        return datetime.now(UTC) >= (
+            self.this_update + (self.next_update - self.this_update) / 2)
+
+    def age(self) -> float:
+        return time.monotonic() - self.read_at
+
+
 class TrustDomain:
     """A home opened for work: engine, lazily opened HSM token, licence catalogue."""
 
@@ -86,6 +109,7 @@ class TrustDomain:
         self._sealing: SealingServices | None = None
         self._issuing = threading.BoundedSemaphore(ISSUANCE_IN_FLIGHT)
         self._crl_lock = threading.RLock()  # CRL numbers are allocated one at a time
+        self._crls: dict[str, _HeldCrl] = {}
 
     @classmethod
     def open(cls, settings: Settings) -> TrustDomain:
@@ -153,8 +177,9 @@ class TrustDomain:
                     token=self.token(),
                     timestamper=InProcessTimeStamper(self.time_stamp_authority().respond),
                     ocsp_respond=self.ocsp_responder().respond,
-                    current_crls=lambda: [self.current_crl_der("issuing"),
-                                          self.current_crl_der("root")],
+                    current_crls=lambda: [
+                        self.current_crl_der("issuing", held_for=CRL_HELD_FOR_SEALING),
+                        self.current_crl_der("root", held_for=CRL_HELD_FOR_SEALING)],
                     chain=(certs.issuing, certs.root),
                     service_certificates=(certs.tsa, certs.ocsp),
                     region_name=self.facts.region_name,
@@ -200,23 +225,31 @@ class TrustDomain:
             certificate, _ = load_ca(session, name)
         return certificate.public_bytes(serialization.Encoding.DER)
 
-    def current_crl_der(self, name: str) -> bytes | None:
+    def current_crl_der(self, name: str, *, held_for: float = 0.0) -> bytes | None:
+        """The CA's newest CRL, re-issued once half its validity has passed.
+
+        ``held_for`` seconds: a CRL read that recently may be answered from memory. Sealing
+        asks with every licence and embeds a held one (still valid: never past half its
+        validity; one issued by another process is embedded from the next re-read);
+        /pki/crl asks with 0, so a CRL issued after a revocation is served at once."""
         from ca.store import latest_crl
 
         if name not in ("root", "issuing"):
             return None
-        def due(row) -> bool:  # re-issue on schedule: once half its validity has passed
-            return row is None or datetime.now(UTC) >= (
-                row.this_update + (row.next_update - row.this_update) / 2)
-
+        held = self._crls.get(name)
+        if held is not None and not held.due() and held.age() < held_for:
+            return held.der
         with self.session() as session:
             row = latest_crl(session, name)
-        if due(row):
+        if row is None or _HeldCrl.of(row).due():
             with self._crl_lock:  # one re-issue, not one per waiting request
                 with self.session() as session:
                     row = latest_crl(session, name)
-                if due(row):
-                    return self.issue_crls()[name].read_bytes()
+                if row is None or _HeldCrl.of(row).due():
+                    self.issue_crls()
+                    with self.session() as session:
+                        row = latest_crl(session, name)
+        self._crls[name] = _HeldCrl.of(row)
         return row.der
 
     def published_trust_list(self) -> bytes | None:
@@ -239,6 +272,7 @@ class TrustDomain:
         from ca.crl import build_crl
 
         paths = {}
+        self._crls.clear()
         with self._crl_lock, self.session() as session:
             for ca_name in ("root", "issuing"):
                 _, key_label = load_ca(session, ca_name)
