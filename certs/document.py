@@ -117,15 +117,18 @@ def _output_intent(writer) -> None:
     writer.update_root()
 
 
-def extract_licence_data(pdf: bytes) -> dict[str, Any]:
-    """The ``licence.json`` envelope embedded in a licence PDF (signed or not).
+def extract_licence_data(pdf: bytes | PdfFileReader) -> dict[str, Any]:
+    """The ``licence.json`` envelope embedded in a licence PDF (signed or not), given as
+    bytes or as a pyHanko reader of them (a verifier has one open already: building
+    another costs about a millisecond).
 
     Raises ``AttachmentError`` when the file is not a PDF, has no such attachment, or the
     attachment is not the JSON this room writes. The ``data_sha256`` is checked against
     the data so a caller can compare it with the QR digest.
     """
     try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        reader = (pdf if isinstance(pdf, PdfFileReader)
+                  else PdfFileReader(io.BytesIO(pdf), strict=False))
         names = reader.root["/Names"]["/EmbeddedFiles"]["/Names"]
         pairs = list(names)
     except Exception:  # pyHanko raises many types on malformed input

@@ -201,7 +201,7 @@ async def verify_pdf(data: bytes, context: VerificationContext) -> VerificationR
     checks += _trust_checks(status, certificate, context, placement, moment)
     checks.append(await revocation_now_check(certificate, placement.issuer, context,
                                              embedded_ocsp=_embedded_ocsp(dss)))
-    licence, more = await _content_checks(data, signed_bytes, certificate, context, now)
+    licence, more = await _content_checks(reader, signed_bytes, certificate, context, now)
     checks += more
     return _report(checks, context, now, licence=licence, signer=signer_facts(certificate),
                    trust=placement.trust,
@@ -260,6 +260,13 @@ async def _validate(seal, dss: DocumentSecurityStore | None, context: Verificati
             key_usage_settings=_SEAL_KEY_USAGE)
     except Exception as exc:  # malformed CMS, ByteRange, DSS: a forged or broken file
         log.info("signature validation failed: %s: %s", type(exc).__name__, exc)
+        return None
+
+
+def _reader_of(pdf: bytes) -> PdfFileReader | None:
+    try:
+        return PdfFileReader(io.BytesIO(pdf), strict=False)
+    except Exception:  # pyHanko raises many types on malformed files
         return None
 
 
@@ -372,17 +379,24 @@ def _timestamp_check(status: PdfSignatureStatus, context: VerificationContext) -
                   time=ts.timestamp, tsa=tsa.subject.rfc4514_string())
 
 
-async def _content_checks(data: bytes, signed_bytes: bytes, certificate: x509.Certificate,
-                          context: VerificationContext, now: dt.datetime
-                          ) -> tuple[dict | None, list[Check]]:
-    """licence.json and the QR code of the signed revision, against each other."""
+async def _content_checks(reader: PdfFileReader, signed_bytes: bytes,
+                          certificate: x509.Certificate, context: VerificationContext,
+                          now: dt.datetime) -> tuple[dict | None, list[Check]]:
+    """licence.json and the QR code of the signed revision, against each other.
+
+    The signed revision is read from its own bytes (what the signature covers, ending
+    where its byte range ends), by one reader for both; the current attachment from the
+    whole file's reader, ``reader``."""
     checks: list[Check] = []
+    signed = _reader_of(signed_bytes)
     try:
-        envelope = extract_licence_data(signed_bytes)
+        if signed is None:
+            raise AttachmentError("the signed revision cannot be read")
+        envelope = extract_licence_data(signed)
         licence_id = parse_licence_id(envelope["licence_id"])
         if licence_id.type_code != envelope.get("type_code"):
             raise AttachmentError("licence id and type code disagree")
-        current = extract_licence_data(data)
+        current = extract_licence_data(reader)
     except (AttachmentError, InvalidIdentifier, KeyError, TypeError) as exc:
         checks.append(failed("licence.data_matches", "签署版本中的证照数据缺失或无效",
                              f"the licence data of the signed revision is missing or invalid: "
@@ -398,7 +412,7 @@ async def _content_checks(data: bytes, signed_bytes: bytes, certificate: x509.Ce
     licence = {k: envelope.get(k) for k in
                ("licence_id", "type_code", "type_name", "issuer_name", "issued_at")}
 
-    texts = qr_texts_of_first_page(signed_bytes, context.limits)
+    texts = qr_texts_of_first_page(signed, context.limits)
     if len(texts) != 1:
         checks.append(failed("qr.signature", "签署内容中找不到唯一的证照二维码",
                              f"the signed page must carry exactly one licence QR code "

@@ -16,10 +16,12 @@ from verify.limits import Limits
 _MODES = {"/DeviceRGB": ("RGB", 3), "/DeviceGray": ("L", 1)}
 
 
-def qr_texts_of_first_page(pdf: bytes, limits: Limits) -> list[str]:
-    """Distinct licence QR texts found in the first page's images ([] when unreadable)."""
+def qr_texts_of_first_page(pdf: bytes | PdfFileReader, limits: Limits) -> list[str]:
+    """Distinct licence QR texts found in the first page's images ([] when unreadable);
+    ``pdf`` as bytes or a pyHanko reader of them."""
     try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        reader = (pdf if isinstance(pdf, PdfFileReader)
+                  else PdfFileReader(io.BytesIO(pdf), strict=False))
         page = reader.root["/Pages"]["/Kids"][0].get_object()
         xobjects = page["/Resources"]["/XObject"]
         streams = [ref.get_object() for ref in xobjects.values()]
