@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from api.app import create_app
-from api.ratelimit import RateLimits
+from api.ratelimit import Rate, RateLimits
 from ca.revocation import revoke_certificate
 from ca.store import get_certificate
 from certseal.db import make_engine, transaction
@@ -158,3 +158,112 @@ def test_before_the_responder_is_built_the_route_builds_it(fresh_domain):
     app, der = _app(fresh_domain), _request(fresh_domain)
     assert [_status(a) for a in _run(app, [_post(der), _post(der)])] == ["good", "good"]
     assert fresh_domain.domain.built_ocsp_responder() is not None
+
+
+# -- the fast path sits outermost: it does the other layers' part itself -----------------
+def _limited_app(under_test, **settings):
+    app = create_app(under_test.domain.settings, domain=under_test.domain, **settings)
+    app.state.domain = under_test.domain
+    return app
+
+
+def test_a_cached_answer_carries_the_stacks_headers_in_the_stacks_order(fresh_domain,
+                                                                        monkeypatch):
+    app, der = _app(fresh_domain), _request(fresh_domain)
+    responder = fresh_domain.domain.ocsp_responder()
+    counting = _Counting(responder)
+    monkeypatch.setattr(responder, "respond", counting)
+    by_stack, by_fast_path = _run(app, [_post(der), _post(der, {
+        **OCSP_REQUEST, "X-Request-Id": "counter-7.a_b"})])
+    assert counting.calls == 1  # the first through the whole stack, the second not
+    assert by_stack.content == by_fast_path.content
+    assert by_stack.headers.keys() == by_fast_path.headers.keys()  # names and order
+    for name, value in by_stack.headers.items():
+        if name != "x-request-id":
+            assert by_fast_path.headers[name] == value, name
+    assert by_fast_path.headers["x-request-id"] == "counter-7.a_b"  # a plain token is kept
+    # Anything else is replaced by a fresh id, as the request observer does.
+    odd = _run(app, [_post(der, {**OCSP_REQUEST, "X-Request-Id": "a b\"c"})])[0]
+    assert odd.headers["x-request-id"] != "a b\"c" and len(odd.headers["x-request-id"]) == 32
+
+
+def test_cached_answers_spend_the_same_ocsp_budget_and_the_stack_answers_429(fresh_domain,
+                                                                           monkeypatch):
+    der = _request(fresh_domain)
+    _run(_app(fresh_domain), [_post(der)])  # an answer is cached for these bytes
+    app = _limited_app(fresh_domain, rate_limits=RateLimits(
+        verify=None, auth_failures=None, ocsp=Rate(per_second=0.001, burst=3)))
+    responder = fresh_domain.domain.ocsp_responder()
+    counting = _Counting(responder)
+    monkeypatch.setattr(responder, "respond", counting)
+
+    answers = _run(app, [_post(der), _get(der), _post(der), _post(der), _get(der)])
+    assert counting.calls == 0  # the first three were cache hits
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    for refused in answers[3:]:
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["code"] == "rate_limited"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.headers["x-content-type-options"] == "nosniff"
+        assert refused.headers["x-request-id"]
+    # Another client has its own budget, served from the cache.
+    other = _run_as(app, "192.0.2.99", [_post(der)])[0]
+    assert other.status_code == 200 and counting.calls == 0
+    metrics = _run(app, [lambda c: c.get("/metrics")])[0].text
+    # Counted by the stack's observer, as before (a refusal precedes routing).
+    for method in ("POST", "GET"):
+        assert f'method="{method}",route="unmatched",status="429"}} 1.0' in metrics
+    assert 'method="POST",route="/pki/ocsp",status="200"} 3.0' in metrics
+    assert 'method="GET",route="/pki/ocsp/{encoded:path}",status="200"} 1.0' in metrics
+
+
+def test_the_apps_body_limit_holds_for_requests_the_cache_could_answer(fresh_domain):
+    der = _request(fresh_domain)
+    _run(_app(fresh_domain), [_post(der)])  # an answer is cached for these bytes
+    app = _limited_app(fresh_domain, max_body_bytes=len(der) - 1)
+    too_big = _run(app, [_post(der)])[0]
+    assert too_big.status_code == 413 and too_big.json()["code"] == "request_too_large"
+    # Exactly at the limit, the cache answers.
+    at_limit = _limited_app(fresh_domain, max_body_bytes=len(der))
+    assert _status(_run(at_limit, [_post(der)])[0]) == "good"
+
+
+def test_requests_presenting_credentials_go_through_the_stack(fresh_domain, monkeypatch):
+    app, der = _app(fresh_domain), _request(fresh_domain)
+    _run(app, [_post(der)])
+    responder = fresh_domain.domain.ocsp_responder()
+    counting = _Counting(responder)
+    monkeypatch.setattr(responder, "respond", counting)
+    answer = _run(app, [_post(der, {**OCSP_REQUEST, "Authorization": "Bearer csk_nope"})])[0]
+    assert _status(answer) == "good" and counting.calls == 1  # the route, not the cache
+    _run(app, [_post(der)])
+    assert counting.calls == 1
+
+
+def test_a_failure_inside_the_fast_path_leaves_the_answer_to_the_stack(fresh_domain,
+                                                                       monkeypatch):
+    app, der = _app(fresh_domain), _request(fresh_domain)
+    _run(app, [_post(der)])
+    responder = fresh_domain.domain.ocsp_responder()
+
+    def broken(_der):
+        raise RuntimeError("cache lookup failed")
+
+    monkeypatch.setattr(responder, "cached_answer", broken)
+    assert [_status(a) for a in _run(app, [_post(der), _get(der)])] == ["good", "good"]
+
+
+def test_other_requests_pass_the_fast_path_untouched(fresh_domain):
+    app = _app(fresh_domain)
+    health, missing = _run(app, [lambda c: c.get("/healthz"), lambda c: c.get("/pki/nope")])
+    assert health.status_code == 200 and health.headers["x-request-id"]
+    assert health.headers["x-frame-options"] == "DENY"
+    assert missing.status_code == 404
+
+
+def _run_as(app, address, calls):
+    async def go():
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://certseal") as c:
+            return [await call(c) for call in calls]
+    return asyncio.run(go())
