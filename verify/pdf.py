@@ -12,6 +12,7 @@ signed revision, checked against each other and the signature.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import logging
 import re
@@ -21,6 +22,7 @@ from typing import Any
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils import filters as _pyhanko_decoders
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
@@ -110,11 +112,19 @@ def open_pdf(data: bytes, context: VerificationContext) -> PdfFileReader:
 
 
 def _refuse_decompression_bombs(reader: PdfFileReader, limits) -> None:
-    """Inflate, with a bounded output, every Flate stream that could inflate past the
-    limit before pyHanko decodes any of them in full: a stream (or those together)
-    inflating past the limits is refused. Deflate cannot expand more than ~1032:1, so
-    small streams need no look."""
-    total = 0
+    """Before pyHanko decodes any stream in full, find what every stream could decode to
+    and refuse the file when one stream (or all together) would pass the limits.
+
+    A stream whose filters cannot expand it past the per-stream limit (deflate at most
+    ~1032:1, ASCII85 4:1) needs no look while the worst cases of all such streams
+    together stay within the total; the others are decoded stage by stage as pyHanko would,
+    inflating with a bounded output and, for a final inflate, counting bytes without
+    keeping them. The size a stream decodes to is a fact of its encoded bytes and
+    filters, so it is kept by their digest: a seal image repeats on every licence of a
+    department."""
+    total = 0  # what the streams looked at decode to
+    unlooked = 0  # what the others could decode to at worst
+    skipped: list[tuple[bytes, tuple[str, ...]]] = []
     for revision in range(reader.xrefs.total_revisions):
         for ref in reader.xrefs.explicit_refs_in_revision(revision):
             try:
@@ -124,22 +134,101 @@ def _refuse_decompression_bombs(reader: PdfFileReader, limits) -> None:
             if not isinstance(obj, generic.StreamObject):
                 continue
             filters = obj.get("/Filter")
-            names = [str(f) for f in filters] if isinstance(filters, list) else [str(filters)]
-            if names[:1] != ["/FlateDecode"]:
+            if filters is None:
                 continue
+            names = tuple(str(f) for f in filters) if isinstance(filters, list) else (
+                str(filters),)
+            decodable = _decodable_prefix(names)
             encoded = obj.encoded_data
-            if len(encoded) * _DEFLATE_MAX_RATIO <= limits.max_stream_bytes:
-                continue  # cannot inflate past the limit: not worth inflating here
-            inflater = zlib.decompressobj()
-            try:
-                size = len(inflater.decompress(encoded, limits.max_stream_bytes))
-            except zlib.error:
-                continue  # a broken stream is the signature's business, not a bomb
-            if inflater.unconsumed_tail:
-                raise InputTooLarge(f"a stream inflates past {limits.max_stream_bytes} bytes")
-            total += size
+            worst = len(encoded)
+            for name in decodable:
+                worst *= _WORST_RATIO[name]
+            if (worst <= limits.max_stream_bytes
+                    and total + unlooked + worst <= limits.max_decoded_bytes):
+                unlooked += worst  # cannot pass a limit: not worth decoding here
+                skipped.append((encoded, decodable))
+                continue
+            total += _decoded_size(encoded, decodable, limits)
+            if total + unlooked > limits.max_decoded_bytes:
+                # The worst cases no longer fit beside it: look at the skipped ones too.
+                total += sum(_decoded_size(e, d, limits) for e, d in skipped)
+                unlooked, skipped = 0, []
             if total > limits.max_decoded_bytes:
                 raise InputTooLarge(f"streams inflate past {limits.max_decoded_bytes} bytes")
+
+
+# What pyHanko decodes (pyhanko.pdf_utils.filters.DECODERS) and how far each can expand
+# its input at worst: deflate ~1032:1, ASCII85's "z" four zero bytes for one character.
+_WORST_RATIO = {"/FlateDecode": _DEFLATE_MAX_RATIO, "/Fl": _DEFLATE_MAX_RATIO,
+                "/ASCII85Decode": 4, "/A85": 4, "/ASCIIHexDecode": 1, "/AHx": 1}
+_COUNT_CHUNK = 256 * 1024
+_DECODED_SIZES: dict[tuple[bytes, tuple[str, ...]], int] = {}
+_DECODED_SIZES_HELD = 256
+
+
+def _decodable_prefix(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The filters pyHanko applies before it stops at one it does not know."""
+    known = []
+    for name in names:
+        if name not in _WORST_RATIO:
+            break
+        known.append(name)
+    return tuple(known)
+
+
+def _decoded_size(encoded: bytes, names: tuple[str, ...], limits) -> int:
+    """What ``encoded`` decodes to through ``names`` (bytes), or InputTooLarge once any
+    stage passes ``limits.max_stream_bytes``; 0 for data no filter can decode (broken
+    data is the signature's business, not a bomb)."""
+    key = (hashlib.sha256(encoded).digest(), names)
+    size = _DECODED_SIZES.get(key)
+    if size is None:
+        size = _decode_bounded(encoded, names, limits.max_stream_bytes)
+        if len(_DECODED_SIZES) >= _DECODED_SIZES_HELD:
+            _DECODED_SIZES.clear()
+        _DECODED_SIZES[key] = size
+    if size > limits.max_stream_bytes:
+        raise InputTooLarge(f"a stream inflates past {limits.max_stream_bytes} bytes")
+    return size
+
+
+def _decode_bounded(data: bytes, names: tuple[str, ...], limit: int) -> int:
+    """The decoded size, or ``limit + 1`` as soon as a stage would pass ``limit``."""
+    for position, name in enumerate(names):
+        if _WORST_RATIO[name] == _DEFLATE_MAX_RATIO:
+            keep = position < len(names) - 1  # a later filter needs the bytes
+            try:
+                size, data = _inflate_bounded(data, limit, keep=keep)
+            except zlib.error:
+                return 0
+            if size > limit or not keep:
+                return size
+        else:
+            if len(data) * _WORST_RATIO[name] > limit:
+                return limit + 1
+            try:
+                data = _pyhanko_decoders.DECODERS[name]().decode(data, None)
+            except Exception:  # pyHanko cannot decode it either: nothing to inflate
+                return 0
+    return len(data)
+
+
+def _inflate_bounded(data: bytes, limit: int, *, keep: bool) -> tuple[int, bytes]:
+    """The size ``data`` inflates to (``limit + 1`` once past ``limit``), inflated in
+    chunks; the bytes too when ``keep``, else nothing is held beyond one chunk."""
+    inflater = zlib.decompressobj()
+    kept: list[bytes] = []
+    size, pending = 0, data
+    while True:
+        out = inflater.decompress(pending, _COUNT_CHUNK)
+        size += len(out)
+        if size > limit:
+            return limit + 1, b""
+        if keep:
+            kept.append(out)
+        pending = inflater.unconsumed_tail
+        if inflater.eof or (not pending and not out):
+            return size, b"".join(kept)
 
 
 def _signature_fields(reader: PdfFileReader) -> list[str]:
