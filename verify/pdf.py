@@ -43,6 +43,7 @@ from verify.errors import InputTooLarge, NotSigned, UnusableInput
 from verify.licence import licence_status_check, revocation_now_check, validity_check
 from verify.pdf_hex import install as _install_fast_hex_strings
 from verify.pdf_qr import qr_texts_of_first_page
+from verify.pdf_tokens import install as _install_fast_tokens
 from verify.qr import signature_check
 from verify.report import (
     Check,
@@ -55,6 +56,7 @@ from verify.report import (
 
 log = logging.getLogger("verify.pdf")
 _install_fast_hex_strings()
+_install_fast_tokens()
 SEAL_FIELD_NAME = "Seal"
 _ALLOWED_LATER = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
 # pyHanko sub-indications that mean "revocation data missing or out of bounds", i.e.

@@ -1,0 +1,83 @@
+"""The fast name and token readers give pyHanko's own answers: same value, same stream
+position after it, same error, for any bytes at any position (property tests against
+pyHanko's readers), and the same objects for a whole sealed licence."""
+
+from __future__ import annotations
+
+import io
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from verify import pdf_tokens
+
+
+def _outcome(reader, stream: io.BytesIO):
+    try:
+        value = reader(stream)
+    except Exception as exc:  # the error itself is compared
+        return "error", type(exc).__name__, str(exc), stream.tell()
+    return type(value).__name__, value, stream.tell()
+
+
+# Token bytes: mostly regular characters, with delimiters, whitespace, '#' and bytes
+# outside ASCII mixed in; long runs cross the fast path's 128-byte window.
+_TOKEN_BYTES = st.binary(max_size=400) | st.lists(
+    st.sampled_from([b"a", b"Z", b"0", b"#", b"#41", b"/", b" ", b"\n", b"\x00", b"(",
+                     b"]", b">", b"%", b"\xe4", b"\x7f", b"~", b"!"]),
+    max_size=300).map(b"".join)
+
+
+@settings(max_examples=800, deadline=None)
+@given(_TOKEN_BYTES, st.integers(min_value=0, max_value=5))
+@example(b"Type/Page", 0)
+@example(b"x" * 127 + b"/", 0)
+@example(b"x" * 128 + b"/", 0)
+@example(b"x" * 128, 0)
+@example(b"x" * 300, 0)
+@example(b"", 0)
+def test_tokens_read_as_pyhanko_reads_them(data, start):
+    start = min(start, len(data))
+    ours, theirs = io.BytesIO(data), io.BytesIO(data)
+    ours.seek(start)
+    theirs.seek(start)
+    assert (_outcome(pdf_tokens.read_until_delimiter, ours)
+            == _outcome(pdf_tokens._original_read_until_delimiter, theirs))
+
+
+@settings(max_examples=800, deadline=None)
+@given(_TOKEN_BYTES)
+@example(b"Type")
+@example(b"A#20B")
+@example(b"A#2")
+@example(b"A#zz")
+@example(b"caf\xc3\xa9")
+@example(b"\xe4")
+@example(b"a(b")
+@example(b"")
+def test_names_decode_as_pyhanko_decodes_them(name_bytes):
+    assert (_outcome(lambda _: pdf_tokens.decode_name(name_bytes), io.BytesIO())
+            == _outcome(lambda _: pdf_tokens._original_decode_name(name_bytes), io.BytesIO()))
+
+
+def test_a_sealed_licence_reads_the_same(trust_domain):
+    pdf = trust_domain.licences["yyzz"].pdf
+
+    def every_object() -> list:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        found = []
+        for revision in range(reader.xrefs.total_revisions):
+            for ref in reader.xrefs.explicit_refs_in_revision(revision):
+                obj = reader.get_object(ref)
+                found.append((ref, repr(obj), getattr(obj, "encoded_data", None)))
+        return found
+
+    pdf_tokens.install()
+    fast = every_object()
+    pdf_tokens.uninstall()
+    try:
+        shipped = every_object()
+    finally:
+        pdf_tokens.install()
+    assert fast == shipped and len(fast) > 20
