@@ -236,20 +236,36 @@ def idle_connection(port: int) -> Iterator[socket.socket]:
         sock.close()
 
 
+ROUNDS = 3
+
+
 def compare(ours_url: str, ours_request: Path, baseline_url: str, baseline_request: Path,
             *, requests: int, timeout_s: float, ours_port: int) -> dict:
-    """The four runs (ours/openssl at 1 and 16) plus ours at 16 with an idle connection.
-    Each runs once untimed-for-results first as a warm-up (first answers are produced)."""
-    results: dict[str, AbResult] = {}
+    """Ours and openssl at concurrency 1 and 16, interleaved (ours, openssl, ours, ...)
+    over ROUNDS rounds so that load drift on a shared machine hits both alike; each
+    figure is the run with the median rate of its ROUNDS (all rates are kept), and
+    "all answered" must hold in every round. Then ours at 16 with an idle connection.
+    Each responder first answers a warm-up run (its first answers are produced)."""
     answers = {"ours": check_answer(ours_url, ours_request.read_bytes()),
                "openssl": check_answer(baseline_url, baseline_request.read_bytes())}
-    for name, url, body in (("ours", ours_url, ours_request),
-                            ("openssl", baseline_url, baseline_request)):
+    targets = {"ours": (ours_url, ours_request), "openssl": (baseline_url, baseline_request)}
+    for url, body in targets.values():
         run_ab(url, body, requests=min(200, requests), concurrency=1, timeout_s=timeout_s)
+    runs: dict[str, list[AbResult]] = {}
+    for _ in range(ROUNDS):
         for concurrency in (1, 16):
-            results[f"{name}_c{concurrency}"] = run_ab(
-                url, body, requests=requests, concurrency=concurrency, timeout_s=timeout_s)
+            for name, (url, body) in targets.items():
+                runs.setdefault(f"{name}_c{concurrency}", []).append(run_ab(
+                    url, body, requests=requests, concurrency=concurrency,
+                    timeout_s=timeout_s))
+    results: dict[str, dict] = {}
+    for key, rounds in runs.items():
+        median = sorted(rounds, key=lambda r: r.rate_per_s)[len(rounds) // 2]
+        results[key] = {**median.summary(),
+                        "all_answered": all(r.all_answered for r in rounds),
+                        "rounds_rate_per_s": [r.rate_per_s for r in rounds]}
     with idle_connection(ours_port):
         results["ours_c16_idle_connection"] = run_ab(
-            ours_url, ours_request, requests=requests, concurrency=16, timeout_s=timeout_s)
-    return {"answers": answers, **{k: v.summary() for k, v in results.items()}}
+            ours_url, ours_request, requests=requests, concurrency=16,
+            timeout_s=timeout_s).summary()
+    return {"answers": answers, "rounds": ROUNDS, **results}
