@@ -37,6 +37,7 @@ from certs.document import extract_licence_data
 from certs.errors import AttachmentError, InvalidIdentifier, QrPayloadError
 from certs.licence_id import parse_licence_id
 from certs.qr import decode_qr_payload, kid_of_certificate
+from verify.asn1_names import install as _install_kept_name_answers
 from verify.chain import place, signer_facts, trust_list_check, trust_list_freshness
 from verify.context import VerificationContext
 from verify.errors import InputTooLarge, NotSigned, UnusableInput
@@ -57,6 +58,7 @@ from verify.report import (
 log = logging.getLogger("verify.pdf")
 _install_fast_hex_strings()
 _install_fast_tokens()
+_install_kept_name_answers()
 SEAL_FIELD_NAME = "Seal"
 _ALLOWED_LATER = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
 # pyHanko sub-indications that mean "revocation data missing or out of bounds", i.e.
