@@ -1,9 +1,9 @@
 """Sealing embeds a CRL held in memory for a while; /pki/crl never serves a held one, so
 a CRL issued by another process (after a revocation) is served at once."""
 
+import domain_kit
 from cryptography import x509
 
-import domain_kit
 from certseal.domain import CRL_HELD_FOR_SEALING, TrustDomain
 from certseal.settings import load_settings
 
