@@ -27,7 +27,7 @@ class Plan:
     """How much to measure: counts are per figure, budgets (seconds) cap each one."""
 
     library: int = 100
-    api_per_level: int = 40  # requests at concurrency c: max(this, 4 * c)
+    api_per_level: int = 200  # requests at concurrency c: max(this, 4 * c)
     levels: tuple[int, ...] = (1, 4, 8, 16)
     verification: int = 50
     ocsp_requests: int = 20_000
