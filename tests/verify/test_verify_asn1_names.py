@@ -55,3 +55,40 @@ def test_a_comparison_that_raises_raises_every_time(monkeypatch):
         with pytest.raises(ValueError):
             assert a == b
     assert len(calls) == 2
+
+
+def test_kept_name_keys_are_asn1crypto_keys():
+    asn1_names.install()
+    first = [n.hashable for n in NAMES]
+    again = [n.hashable for n in NAMES]  # answered from the kept keys
+    expected = [asn1_names._original_hashable.fget(n) for n in NAMES]
+    assert first == again == expected
+    assert NAMES[0].hashable == NAMES[1].hashable  # RFC 5280 folding kept
+    assert NAMES[0].hashable != NAMES[4].hashable
+    # A name read from DER (as pyHanko reads certificates) gets the same key.
+    assert x509.Name.load(NAMES[5].dump()).hashable == expected[5]
+
+
+def test_a_name_key_that_raises_raises_every_time(monkeypatch):
+    asn1_names.install()
+    name = _name(("common_name", "Never kept"))
+    calls = []
+
+    def failing(self):
+        calls.append(1)
+        raise ValueError("prohibited character")
+
+    monkeypatch.setattr(asn1_names, "_original_hashable", property(failing))
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            assert name.hashable
+    assert len(calls) == 2
+
+
+def test_uninstall_restores_asn1crypto():
+    asn1_names.uninstall()
+    try:
+        assert x509.Name.hashable is asn1_names._original_hashable
+        assert x509.Name.__eq__ is asn1_names._original_eq
+    finally:
+        asn1_names.install()
