@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
 from verify.context import VerificationContext
+from verify.kept import ByIdentity
 from verify.report import Check, SignerFacts, TrustFacts, failed, passed, undecided
 
 _ORG_ID_PREFIX = "NTRCN-"  # ETSI EN 319 412-1 semantics identifier for a Chinese USCC
@@ -28,7 +29,7 @@ class Placement:
 
 
 @functools.lru_cache(maxsize=1024)
-def signer_facts(certificate: x509.Certificate) -> SignerFacts:
+def _signer_facts(certificate: x509.Certificate) -> SignerFacts:
     """What the report says of a signer (read from its certificate alone, so kept)."""
     def first(oid) -> str | None:
         values = certificate.subject.get_attributes_for_oid(oid)
@@ -45,10 +46,16 @@ def signer_facts(certificate: x509.Certificate) -> SignerFacts:
     )
 
 
+signer_facts = ByIdentity(_signer_facts)
+
+
 @functools.lru_cache(maxsize=1024)
-def subject_text(certificate: x509.Certificate) -> str:
+def _subject_text(certificate: x509.Certificate) -> str:
     """The subject as RFC 4514 text (a fact of the certificate alone, so kept)."""
     return certificate.subject.rfc4514_string()
+
+
+subject_text = ByIdentity(_subject_text)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -66,8 +73,15 @@ def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
 def place(certificate: x509.Certificate, context: VerificationContext) -> Placement:
     """Find the listed issuing CA that signed ``certificate`` and the listed root above it
     (once per certificate and context: it depends on the context's trust lists alone)."""
-    return context.remembered(("placement", certificate),
-                              lambda: _place(certificate, context))
+    # Keyed by identity first (hashing a certificate hashes its DER), held with the
+    # certificate so the id stays its own; another object of the same certificate (a PDF's
+    # signer, read anew each time) is found by value.
+    held = context.remembered(("placement-of", id(certificate)), lambda: (
+        certificate, context.remembered(("placement", certificate),
+                                        lambda: _place(certificate, context))))
+    if held[0] is certificate:
+        return held[1]
+    return context.remembered(("placement", certificate), lambda: _place(certificate, context))
 
 
 def _place(certificate: x509.Certificate, context: VerificationContext) -> Placement:

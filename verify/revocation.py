@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
+from verify.kept import ByIdentity
+
 if TYPE_CHECKING:
     from verify.crl import CrlTransport
 
@@ -81,6 +83,10 @@ class OcspStatusSource:
         self._disk = HeldFiles()
         self._crl_transport = crl_transport
         self._paths: dict[str, Path] = {}
+        # The fact last read from a held answer, per cache key, with the very objects it
+        # was read from: the same bytes object comes back while the file is unchanged.
+        self._read: dict[str, tuple[bytes, x509.Certificate, x509.Certificate,
+                                    CertificateStatusFact | None]] = {}
 
     async def status_now(self, certificate: x509.Certificate, issuer: x509.Certificate,
                          *, offline: bool, now: dt.datetime) -> CertificateStatusFact | None:
@@ -88,7 +94,7 @@ class OcspStatusSource:
         cached = self._cached(key)
         held = None
         if cached is not None:
-            held = read_ocsp_response(cached, certificate, issuer, live=False, source="cache")
+            held = self._read_held(key, cached, certificate, issuer)
             if held is not None and (offline or held.status == "revoked"):
                 return held
         if offline:
@@ -99,6 +105,18 @@ class OcspStatusSource:
             return held
         if fact is None:
             fact = await self._ask_crl(certificate, issuer, now)
+        return fact
+
+    def _read_held(self, key: str, cached: bytes, certificate: x509.Certificate,
+                   issuer: x509.Certificate) -> CertificateStatusFact | None:
+        last = self._read.get(key)
+        if (last is not None and last[0] is cached and last[1] is certificate
+                and last[2] is issuer):
+            return last[3]
+        fact = read_ocsp_response(cached, certificate, issuer, live=False, source="cache")
+        if len(self._read) >= 4096:
+            self._read.clear()
+        self._read[key] = (cached, certificate, issuer, fact)
         return fact
 
     async def _ask_ocsp(self, certificate: x509.Certificate, issuer: x509.Certificate,
@@ -273,8 +291,11 @@ class HeldFiles:
 
 
 @functools.lru_cache(maxsize=1024)
-def _cache_key(certificate: x509.Certificate) -> str:
+def _fingerprint_hex(certificate: x509.Certificate) -> str:
     return certificate.fingerprint(hashes.SHA256()).hex()
+
+
+_cache_key = ByIdentity(_fingerprint_hex)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -66,6 +66,7 @@ class StatusListSource:
         self._live: dict[str, tuple[StatusList, dt.datetime]] = {}
         self._read_cache: dict[Path, tuple[tuple, StatusList]] = {}
         self._paths: dict[str, Path] = {}
+        self._synced_facts: dict[tuple, tuple[StatusList, LicenceStatusFact | None]] = {}
         # The issuing CAs last asked for, held (so its identity is not reused) with their
         # set: the same sequence object comes back while the trust lists are unchanged.
         self._ca_set: tuple[Sequence[x509.Certificate], frozenset] = ((), frozenset())
@@ -73,17 +74,26 @@ class StatusListSource:
     async def status_of(self, ref: LicenceRef, *, offline: bool) -> LicenceStatusFact | None:
         if ref.status_index is None or not _USCC.match(ref.issuer_uscc):
             return None
-        now = self._clock()
         if not offline:
             # Online means confirmed live: the department's current list, every time (a
             # held copy could miss a revocation made since; it serves when unreachable).
-            fetched = await self._fetched(ref.issuer_uscc, now, force=True)
+            fetched = await self._fetched(ref.issuer_uscc, self._clock(), force=True)
             if fetched is not None:
                 return self._fact(fetched[0], ref, live=True, source=fetched[1])
         synced = self._synced(ref.issuer_uscc)
         if synced is None:
             return None
-        return self._fact(synced, ref, live=False, source="synced status list")
+        # What a verified list says of a licence is a fact of the two (the list object is
+        # replaced whenever its file changes), kept with the very list it came from.
+        key = (ref.issuer_uscc, ref.status_index, ref.issued_at)
+        held = self._synced_facts.get(key)
+        if held is not None and held[0] is synced:
+            return held[1]
+        fact = self._fact(synced, ref, live=False, source="synced status list")
+        if len(self._synced_facts) >= 4096:
+            self._synced_facts.clear()
+        self._synced_facts[key] = (synced, fact)
+        return fact
 
     def _fact(self, status_list: StatusList, ref: LicenceRef, *, live: bool,
               source: str) -> LicenceStatusFact | None:
