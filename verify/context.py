@@ -126,6 +126,16 @@ class VerificationContext:
 
     def listed(self, certificate: x509.Certificate, service_type: str
                ) -> tuple[ListedService, ...]:
+        # Kept per certificate object (held with its answer, so its id stays its own):
+        # comparing it with every listed certificate compares DER each time.
+        held = self.remembered(("listed", id(certificate), service_type), lambda: (
+            certificate, self._listed(certificate, service_type)))
+        if held[0] is certificate:
+            return held[1]
+        return self._listed(certificate, service_type)
+
+    def _listed(self, certificate: x509.Certificate, service_type: str
+                ) -> tuple[ListedService, ...]:
         return tuple(s for s in self.services(service_type)
                      if s.service.certificate == certificate)
 

@@ -82,6 +82,21 @@ class DamagedSignedPdf(UnusableInput):
     code = "damaged_signed_pdf"
 
 
+_CERTIFICATES: dict[bytes, x509.Certificate] = {}
+
+
+def certificate_of(der: bytes) -> x509.Certificate:
+    """One certificate object per DER (the signer and TSA of every licence of a department
+    are the same few), so facts kept per certificate object are found again (verify.kept)."""
+    found = _CERTIFICATES.get(der)
+    if found is None:
+        found = x509.load_der_x509_certificate(der)
+        if len(_CERTIFICATES) >= 256:
+            _CERTIFICATES.clear()
+        _CERTIFICATES[der] = found
+    return found
+
+
 def open_pdf(data: bytes, context: VerificationContext) -> PdfFileReader:
     """A bounded, readable PDF with at least one signature field; UnusableInput otherwise."""
     limits = context.limits
@@ -288,7 +303,7 @@ async def verify_pdf(data: bytes, context: VerificationContext) -> VerificationR
         return _report(checks, context, now)
 
     signed_bytes = _signed_revision_bytes(data, seal)
-    certificate = x509.load_der_x509_certificate(status.signing_cert.dump())
+    certificate = certificate_of(status.signing_cert.dump())
     placement = place(certificate, context)
     checks += _integrity_checks(status, seal)
     checks += _trust_checks(status, certificate, context, placement, moment)
@@ -461,7 +476,7 @@ def _timestamp_check(status: PdfSignatureStatus, context: VerificationContext) -
         return failed(code, "签名时间戳无效", "the signature time-stamp does not verify")
     if not ts.trusted:
         return failed(code, "时间戳机构不受信任", "the time-stamp authority is not trusted")
-    tsa = x509.load_der_x509_certificate(ts.signing_cert.dump())
+    tsa = certificate_of(ts.signing_cert.dump())
     listed = context.granted_at(tsa, "tsa", ts.timestamp)
     if listed is None:
         return failed(code, "时间戳机构未列于信任列表", "the time-stamp authority is not granted "

@@ -8,6 +8,8 @@ payload's licence data for the clerk to compare with the paper.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -16,6 +18,7 @@ from certs.qr import DecodedQrPayload, decode_qr_payload, verify_qr_signature
 from verify.chain import place, signer_facts, trust_list_check, trust_list_freshness
 from verify.context import VerificationContext
 from verify.errors import UnusableInput
+from verify.kept import ByIdentity
 from verify.licence import (
     licence_status_check,
     licence_view,
@@ -96,20 +99,29 @@ def signature_check(decoded: DecodedQrPayload, certificate: x509.Certificate) ->
                   "by this seal")
 
 
-def certificate_validity_check(certificate: x509.Certificate, claims) -> Check:
-    code = "certificate.validity"
-    when = claims.issued_at
-    details = {"not_before": certificate.not_valid_before_utc,
-               "not_after": certificate.not_valid_after_utc, "issued_at": when}
-    if not certificate.not_valid_before_utc <= when <= certificate.not_valid_after_utc:
-        return failed(code, "签发时签章证书不在有效期内",
-                      "the seal certificate was not valid when the licence was issued",
-                      **details)
+def _validity_facts(certificate: x509.Certificate) -> tuple[dt.datetime, dt.datetime, bool]:
+    """Validity period and whether the key may sign: facts of the certificate alone
+    (cryptography parses them anew on every access)."""
     try:
         usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
         usable = usage.digital_signature or usage.content_commitment
     except x509.ExtensionNotFound:
         usable = False
+    return certificate.not_valid_before_utc, certificate.not_valid_after_utc, usable
+
+
+_validity_of = ByIdentity(_validity_facts)
+
+
+def certificate_validity_check(certificate: x509.Certificate, claims) -> Check:
+    code = "certificate.validity"
+    when = claims.issued_at
+    not_before, not_after, usable = _validity_of(certificate)
+    details = {"not_before": not_before, "not_after": not_after, "issued_at": when}
+    if not not_before <= when <= not_after:
+        return failed(code, "签发时签章证书不在有效期内",
+                      "the seal certificate was not valid when the licence was issued",
+                      **details)
     if not usable:
         return failed(code, "签章证书不允许用于签名", "the seal certificate's key usage does "
                       "not allow signatures", **details)
