@@ -124,10 +124,17 @@ def trust_list_check(placement: Placement, context: VerificationContext,
                       "the issuing CA or its root was not granted in the trust list at "
                       f"{when.isoformat()}", **details)
     tl = issuing.trust_list
-    return passed(code, f"签发机构列于{tl.region_name}信任列表（第{tl.sequence_number}版）",
-                  f"issuing CA granted in the trust list of {tl.region_name} "
-                  f"({tl.region_code}, sequence {tl.sequence_number})", **details,
-                  region_code=tl.region_code)
+    zh, en = _granted_messages(tl)
+    return passed(code, zh, en, **details, region_code=tl.region_code)
+
+
+def _granted_text(tl) -> tuple[str, str]:
+    return (f"签发机构列于{tl.region_name}信任列表（第{tl.sequence_number}版）",
+            f"issuing CA granted in the trust list of {tl.region_name} "
+            f"({tl.region_code}, sequence {tl.sequence_number})")
+
+
+_granted_messages = ByIdentity(_granted_text)  # per trust list object (frozen)
 
 
 def trust_list_freshness(context: VerificationContext, now: dt.datetime) -> Check:

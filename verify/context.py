@@ -48,6 +48,7 @@ class StaticSealDirectory:
 
 
 TIME_PRECISION = dt.timedelta(seconds=1)
+_LAST_OF_SECOND = TIME_PRECISION - dt.timedelta(microseconds=1)
 MEMO_LIMIT = 4096
 
 
@@ -148,7 +149,7 @@ class VerificationContext:
         while lists record grants to the microsecond: ``when`` stands for its whole second,
         or a licence sealed in the very second of a grant would count as before it."""
         if when.microsecond == 0:
-            when = when + TIME_PRECISION - dt.timedelta(microseconds=1)
+            when = when + _LAST_OF_SECOND
         for listed in self.listed(certificate, service_type):
             if listed.service.status_at(when) == "granted":
                 return listed

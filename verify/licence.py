@@ -10,9 +10,10 @@ from cryptography import x509
 
 from certs.qr import QrClaims
 from verify.context import VerificationContext
+from verify.kept import ByIdentity
 from verify.report import Check, failed, not_applicable, passed, undecided
 from verify.revocation import CertificateStatusFact, is_fresh, read_ocsp_response
-from verify.status import GOOD_STATUSES, LicenceRef
+from verify.status import GOOD_STATUSES, LicenceRef, LicenceStatusFact
 
 CHINA_STANDARD_TIME = dt.timezone(dt.timedelta(hours=8))  # licence dates are local dates
 
@@ -69,12 +70,20 @@ async def licence_status_check(claims: QrClaims, context: VerificationContext) -
     if fact.status not in GOOD_STATUSES:
         return failed(code, f"证照状态为“{fact.status}”", f"the licence is {fact.status}",
                       **details)
+    zh, en = _valid_status_messages(fact)
+    return passed(code, zh, en, **details)
+
+
+def _valid_status_text(fact: LicenceStatusFact) -> tuple[str, str]:
     when = "实时查询" if fact.live else f"截至{fact.as_of.isoformat()}同步"
-    return passed(code, f"证照状态有效（{when}）",
-                  "the licence is valid according to "
-                  + ("the live status list" if fact.live
-                     else f"the status list synced as of {fact.as_of.isoformat()}"),
-                  **details)
+    return (f"证照状态有效（{when}）",
+            "the licence is valid according to "
+            + ("the live status list" if fact.live
+               else f"the status list synced as of {fact.as_of.isoformat()}"))
+
+
+# Per fact object (frozen; a synced list's answer is one object while its file is unchanged).
+_valid_status_messages = ByIdentity(_valid_status_text)
 
 
 async def revocation_now_check(certificate: x509.Certificate, issuer: x509.Certificate | None,
@@ -114,18 +123,28 @@ async def revocation_now_check(certificate: x509.Certificate, issuer: x509.Certi
     if fact.status != "good":
         return failed(code, "证书状态服务不认识该签章证书",
                       "the OCSP responder does not know the seal certificate", **details)
-    origin = {"embedded": ("（文件内嵌的状态应答）", "answer embedded in the document"),
-              "cache": ("（缓存的状态应答）", "cached answer")}.get(fact.source)
+    zh, en = _not_revoked_messages(fact)
+    return passed(code, zh, en, **details)
+
+
+_ORIGINS = {"embedded": ("（文件内嵌的状态应答）", "answer embedded in the document"),
+            "cache": ("（缓存的状态应答）", "cached answer")}
+
+
+def _not_revoked_text(fact: CertificateStatusFact) -> tuple[str, str]:
+    origin = _ORIGINS.get(fact.source)
     per_crl = isinstance(fact.source, str) and fact.source.startswith("per CRL")
     live_zh, live_en = (("（最新 CRL）", f" ({fact.source})") if per_crl
                         else ("", " (live OCSP answer)"))
-    return passed(code, "签章证书当前未被吊销"
-                  + (origin[0] if origin and not fact.live else live_zh),
-                  "the seal certificate is not revoked now"
-                  + (f" ({origin[1]} of {fact.this_update.isoformat()}, valid until "
-                     f"{fact.next_update.isoformat() if fact.next_update else '?'})"
-                     if origin and not fact.live else live_en),
-                  **details)
+    return ("签章证书当前未被吊销" + (origin[0] if origin and not fact.live else live_zh),
+            "the seal certificate is not revoked now"
+            + (f" ({origin[1]} of {fact.this_update.isoformat()}, valid until "
+               f"{fact.next_update.isoformat() if fact.next_update else '?'})"
+               if origin and not fact.live else live_en))
+
+
+# Per fact object (frozen; a held answer's fact is one object while its bytes are unchanged).
+_not_revoked_messages = ByIdentity(_not_revoked_text)
 
 
 def _embedded_answer(responses: tuple[bytes, ...], certificate: x509.Certificate,

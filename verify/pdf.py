@@ -355,8 +355,11 @@ def _embedded_ocsp(dss: DocumentSecurityStore | None) -> tuple[bytes, ...]:
 
 async def _validate(seal, dss: DocumentSecurityStore | None, context: VerificationContext,
                     moment: dt.datetime) -> PdfSignatureStatus | None:
-    roots = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
-             for c in context.root_certificates()]
+    # The roots as pyHanko takes them: a fact of the trust lists alone, so built once per
+    # context's lists (pyHanko only reads them; a fresh ValidationContext every time).
+    roots = list(context.remembered("asn1-roots", lambda: tuple(
+        asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+        for c in context.root_certificates())))
     kwargs: dict[str, Any] = {"trust_roots": roots, "allow_fetching": False,
                               "revocation_mode": "hard-fail", "moment": moment,
                               "ocsps": [], "crls": []}

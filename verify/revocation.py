@@ -252,9 +252,12 @@ def _ocsp_says(der: bytes, certificate: x509.Certificate, issuer: x509.Certifica
              and response.revocation_reason else None))
 
 
+_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
 def is_fresh(fact: CertificateStatusFact, now: dt.datetime) -> bool:
     until = fact.next_update or fact.this_update + DEFAULT_FRESHNESS
-    return fact.this_update <= now + dt.timedelta(minutes=5) and now < until
+    return fact.this_update <= now + _CLOCK_SKEW and now < until
 
 
 class HeldFiles:
