@@ -110,3 +110,77 @@ def test_refused_on_a_running_loop(trust_domain, synced_counter):
             verify_blocking(qr, context)
 
     asyncio.run(inside())
+
+
+# verify_bytes arms its time budget only once the work first suspends (work that never
+# yields cannot be interrupted anyway): the budget must still cut off work that waits,
+# and work that waits briefly must give the same report as work that does not.
+
+class _Waiting:
+    """A licence-status source that waits (as an unreachable server makes it) before
+    answering what the real one answers."""
+
+    def __init__(self, real, seconds: float) -> None:
+        self.real, self.seconds, self.cancelled = real, seconds, False
+
+    async def status_of(self, ref, *, offline):
+        try:
+            await asyncio.sleep(self.seconds)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        return await self.real.status_of(ref, offline=offline)
+
+
+def _with_status(context, source, seconds: float | None = None):
+    import dataclasses
+
+    limits = (context.limits if seconds is None
+              else dataclasses.replace(context.limits, verify_seconds=seconds))
+    return dataclasses.replace(context, licence_status=source, limits=limits)
+
+
+def test_work_that_waits_past_the_budget_is_cut_off(trust_domain, synced_counter):
+    import time
+
+    from verify.errors import TooComplex
+
+    context = synced_counter.context(offline=True)
+    qr = qr_texts_of_first_page(trust_domain.licences["yyzz"].pdf, DEFAULT_LIMITS)[0]
+    waiting = _Waiting(context.licence_status, 3600)
+    started = time.monotonic()
+    with pytest.raises(TooComplex):
+        verify_blocking(qr.encode(), _with_status(context, waiting, seconds=0.3))
+    assert time.monotonic() - started < 5
+    assert waiting.cancelled
+    with pytest.raises(TooComplex):  # through asyncio.run as well
+        asyncio.run(verify_bytes(qr.encode(), _with_status(context, _Waiting(
+            context.licence_status, 3600), seconds=0.3)))
+
+
+def test_work_that_waits_within_the_budget_gives_the_same_report(trust_domain,
+                                                                  synced_counter):
+    context = synced_counter.context(offline=True)
+    qr = qr_texts_of_first_page(trust_domain.licences["yyzz"].pdf, DEFAULT_LIMITS)[0]
+    direct = verify_blocking(qr.encode(), context)
+    for seconds in (0, 0.01):
+        waited = verify_blocking(qr.encode(), _with_status(
+            context, _Waiting(context.licence_status, seconds)))
+        assert _codes(waited) == _codes(direct) and waited.verdict == "valid"
+        ours, theirs = (r.check("licence.status") for r in (waited, direct))
+        assert (ours.message_en, ours.details["status"]) == (theirs.message_en,
+                                                             theirs.details["status"])
+    forged = _flip_signature(qr)
+    report = verify_blocking(forged.encode(), _with_status(
+        context, _Waiting(context.licence_status, 0.01)))
+    assert report.verdict == "invalid" and report.check("qr.signature").outcome == "failed"
+
+
+def test_errors_of_the_first_step_are_raised_unchanged(synced_counter):
+    from verify.errors import UnusableInput
+
+    context = synced_counter.context(offline=True)
+    with pytest.raises(UnusableInput, match="empty"):
+        verify_blocking(b"", context)
+    with pytest.raises(UnusableInput, match="not a PDF"):
+        asyncio.run(verify_bytes(b"hello", context))
