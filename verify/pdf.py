@@ -132,7 +132,8 @@ def open_pdf(data: bytes, context: VerificationContext) -> PdfFileReader:
 
 def _refuse_decompression_bombs(reader: PdfFileReader, limits) -> None:
     """Before pyHanko decodes any stream in full, find what every stream could decode to
-    and refuse the file when one stream (or all together) would pass the limits.
+    and refuse the file when one stream (or all together) would pass the limits. Every
+    revision's bodies count, also those a later revision replaced.
 
     A stream whose filters cannot expand it past the per-stream limit (deflate at most
     ~1032:1, ASCII85 4:1) needs no look while the worst cases of all such streams
@@ -144,10 +145,17 @@ def _refuse_decompression_bombs(reader: PdfFileReader, limits) -> None:
     total = 0  # what the streams looked at decode to
     unlooked = 0  # what the others could decode to at worst
     skipped: list[tuple[bytes, tuple[str, ...]]] = []
-    for revision in range(reader.xrefs.total_revisions):
-        for ref in reader.xrefs.explicit_refs_in_revision(revision):
+    xrefs = reader.xrefs
+    last = xrefs.total_revisions - 1
+    for revision in range(xrefs.total_revisions):
+        for ref in xrefs.explicit_refs_in_revision(revision):
             try:
-                obj = reader.get_object(ref)
+                if revision != last and xrefs.get_historical_ref(ref, revision) != xrefs[ref]:
+                    # A body a later revision replaced (or freed): the difference analysis
+                    # and the signed revision's own reader still read it.
+                    obj = reader.get_object(ref, revision=revision)
+                else:
+                    obj = reader.get_object(ref)
             except Exception:  # noqa: S112 - unreadable objects are judged later, by validation
                 continue
             if not isinstance(obj, generic.StreamObject):

@@ -124,3 +124,20 @@ def test_decoded_sizes_are_counted_exactly():
     assert _decode_bounded(zlib.compress(payload), ("/Fl",), len(payload) - 1) == len(payload)
     assert _decode_bounded(zlib.compress(payload), ("/Fl",), len(payload)) == len(payload)
     assert _decode_bounded(b"not deflate", ("/Fl",), limit) == 0
+
+
+def test_a_bomb_overwritten_by_a_later_revision_is_still_refused(trust_domain,
+                                                                    verify_offline):
+    """Older revisions are read too (the difference analysis and the signed-revision reader
+    of the content checks see them): a later revision giving the bomb's object number a
+    small body does not hide the bomb from the check."""
+    bombed = with_stream(trust_domain.licences["yyzz"].pdf, 64 * 1024 * 1024)
+    writer = IncrementalPdfFileWriter(io.BytesIO(bombed), strict=False)
+    ref = writer.root.raw_get("/CertsealBomb")
+    writer.objects[(ref.generation, ref.idnum)] = generic.StreamObject(
+        {generic.NameObject("/Filter"): generic.NameObject("/FlateDecode")},
+        encoded_data=zlib.compress(b"small", 9))
+    out = io.BytesIO()
+    writer.write(out)
+    with pytest.raises(InputTooLarge, match="inflates"):
+        verify_offline(out.getvalue())
