@@ -47,11 +47,24 @@ def _assert_valid(report) -> None:
                                        if c.outcome != "passed"]
 
 
-def test_withdrawn_issuing_ca_is_seen_by_a_verifier_built_before(own_domain):
-    under_test, licence = own_domain
+def _synced_counter(under_test, licence) -> tuple[Verifier, bytes]:
+    """A counter's long-lived verifier after one sync, and the licence's QR text."""
     counter = verifier_for(under_test.home)
     asyncio.run(counter.sync())
-    qr = _qr(licence.pdf)
+    return counter, _qr(licence.pdf)
+
+
+def _assert_refused(counter: Verifier, inputs, failed_check: str, *,
+                    offline: bool = True) -> None:
+    for data in inputs:
+        report = _verify(counter, data, offline=offline)
+        assert report.verdict == "invalid"
+        assert _outcome(report, failed_check) == "failed"
+
+
+def test_withdrawn_issuing_ca_is_seen_by_a_verifier_built_before(own_domain):
+    under_test, licence = own_domain
+    counter, qr = _synced_counter(under_test, licence)
     for data in (qr, licence.pdf):  # twice each: the second run is served from the caches
         _assert_valid(_verify(counter, data))
         _assert_valid(_verify(counter, data))
@@ -64,17 +77,12 @@ def test_withdrawn_issuing_ca_is_seen_by_a_verifier_built_before(own_domain):
                      reason="issuing CA key compromised")
 
     assert counter.context(offline=True) is not before
-    for data in (qr, licence.pdf):
-        report = _verify(counter, data)
-        assert report.verdict == "invalid"
-        assert _outcome(report, "chain.trust_list") == "failed"
+    _assert_refused(counter, (qr, licence.pdf), "chain.trust_list")
 
 
 def test_revoked_licence_is_seen_after_a_resync_by_another_process(own_domain):
     under_test, licence = own_domain
-    counter = verifier_for(under_test.home)
-    asyncio.run(counter.sync())
-    qr = _qr(licence.pdf)
+    counter, qr = _synced_counter(under_test, licence)
     _assert_valid(_verify(counter, qr))
     _assert_valid(_verify(counter, licence.pdf))
 
@@ -83,17 +91,12 @@ def test_revoked_licence_is_seen_after_a_resync_by_another_process(own_domain):
     # The counter's periodic sync runs elsewhere (its own verifier on the same cache).
     assert under_test.department_id in asyncio.run(verifier_for(under_test.home).sync())
 
-    for data in (qr, licence.pdf):
-        report = _verify(counter, data)
-        assert report.verdict == "invalid"
-        assert _outcome(report, "licence.status") == "failed"
+    _assert_refused(counter, (qr, licence.pdf), "licence.status")
 
 
 def test_revoked_licence_is_seen_after_a_resync_in_the_same_process(own_domain):
     under_test, licence = own_domain
-    counter = verifier_for(under_test.home)
-    asyncio.run(counter.sync())
-    qr = _qr(licence.pdf)
+    counter, qr = _synced_counter(under_test, licence)
     _assert_valid(_verify(counter, qr))
 
     change_licence_status(under_test.domain, licence.licence_id, "suspend", reason="audit",
@@ -108,9 +111,7 @@ def test_revoked_licence_is_seen_after_a_resync_in_the_same_process(own_domain):
 @pytest.mark.parametrize("sync_elsewhere", [False, True])
 def test_revoked_seal_is_seen_after_a_resync(own_domain, sync_elsewhere):
     under_test, licence = own_domain
-    counter = verifier_for(under_test.home)
-    asyncio.run(counter.sync())
-    qr = _qr(licence.pdf)
+    counter, qr = _synced_counter(under_test, licence)
     _assert_valid(_verify(counter, qr))
     _assert_valid(_verify(counter, licence.pdf))
 
@@ -119,25 +120,18 @@ def test_revoked_seal_is_seen_after_a_resync(own_domain, sync_elsewhere):
     syncing = verifier_for(under_test.home) if sync_elsewhere else counter
     asyncio.run(syncing.sync())
 
-    for data in (qr, licence.pdf):
-        report = _verify(counter, data)
-        assert report.verdict == "invalid"
-        assert _outcome(report, "revocation.now") == "failed"
+    _assert_refused(counter, (qr, licence.pdf), "revocation.now")
 
 
 def test_revoked_seal_is_seen_online_at_once(own_domain):
     """Online asks OCSP live every time: no kept answer may hide a revocation."""
     under_test, licence = own_domain
-    counter = verifier_for(under_test.home)
-    qr = _qr(licence.pdf)
-    asyncio.run(counter.sync())
+    counter, qr = _synced_counter(under_test, licence)
     _assert_valid(_verify(counter, qr, offline=False))
 
     revoke_seal(under_test.domain, under_test.seal_id, "keyCompromise")
 
-    report = _verify(counter, qr, offline=False)
-    assert report.verdict == "invalid"
-    assert _outcome(report, "revocation.now") == "failed"
+    _assert_refused(counter, (qr,), "revocation.now", offline=False)
 
 
 def test_a_context_with_other_trust_lists_never_shares_kept_placements(trust_domain,
