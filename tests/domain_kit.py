@@ -133,3 +133,19 @@ def serving(under_test: DomainUnderTest, *, app=None, port: int | None = None
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def revoke_elsewhere(domain: TrustDomain, serial: int, actor: str = "another process") -> None:
+    """Revoke a certificate (keyCompromise) through an engine of its own, with nothing said
+    to this process's responder: another process's commit, as the CLI makes it."""
+    from cryptography import x509
+
+    from ca.revocation import revoke_certificate
+    from certseal.db import transaction
+
+    elsewhere = make_engine(domain.settings.effective_database_url)
+    try:
+        with transaction(elsewhere) as session:
+            revoke_certificate(session, serial, x509.ReasonFlags.key_compromise, actor=actor)
+    finally:
+        elsewhere.dispose()

@@ -11,6 +11,7 @@ import base64
 import logging
 from urllib.parse import quote
 
+import domain_kit
 import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -18,9 +19,7 @@ from cryptography.x509 import ocsp
 
 from api.app import create_app
 from api.ratelimit import Rate, RateLimits
-from ca.revocation import revoke_certificate
 from ca.store import get_certificate
-from certseal.db import make_engine, transaction
 from seal.registry import get_seal
 
 OCSP_REQUEST = {"Content-Type": "application/ocsp-request"}
@@ -118,13 +117,7 @@ def test_a_revocation_committed_elsewhere_shows_in_the_next_answer(fresh_domain,
     assert [_status(a) for a in _run(app, [_post(der), _post(der), _get(der)])] == [
         "good", "good", "good"]
     # Another process's view: its own engine, no invalidate() on our responder.
-    elsewhere = make_engine(fresh_domain.domain.settings.effective_database_url)
-    try:
-        with transaction(elsewhere) as session:
-            revoke_certificate(session, serial, x509.ReasonFlags.key_compromise,
-                               actor="another process")
-    finally:
-        elsewhere.dispose()
+    domain_kit.revoke_elsewhere(fresh_domain.domain, serial)
     assert [_status(a) for a in _run(app, [_post(der), _get(der), _post(der)])] == [
         "revoked", "revoked", "revoked"]
 

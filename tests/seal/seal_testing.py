@@ -69,3 +69,24 @@ def write_pem(path: Path, *certificates: x509.Certificate) -> Path:
     return path
 
 
+def assert_valid_b_lta(sealed: bytes, root: x509.Certificate) -> None:
+    """The seal's signature validates trusting only ``root`` (no fetching) and what follows
+    its revision is the document time-stamp PAdES allows under P=1."""
+    import asyncio
+    import io
+
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.validation import async_validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    reader = PdfFileReader(io.BytesIO(sealed))
+    seal_signature, archive = reader.embedded_signatures
+    assert archive.sig_object["/Type"] == "/DocTimeStamp"
+    vc = ValidationContext(trust_roots=[asn1_x509.Certificate.load(root.public_bytes(
+        Encoding.DER))], allow_fetching=False)
+    status = asyncio.run(async_validate_pdf_signature(seal_signature,
+                                                      signer_validation_context=vc))
+    assert status.bottom_line, status.pretty_print_details()
+    assert status.modification_level <= ModificationLevel.LTA_UPDATES

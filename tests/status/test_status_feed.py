@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import domain_kit
 from cryptography import x509
 
 from ca.models import CertificateStatusEvent
 from ca.revocation import revoke_certificate
-from certseal.db import make_engine, transaction
+from certseal.db import transaction
 from certseal.status import CertificateStatusFeed
 from seal.registry import get_seal
 
@@ -36,17 +37,6 @@ def test_the_feed_invalidates_only_changed_serials(fresh_domain):
     assert feed.sync(responder) == 0
 
 
-def _revoke_elsewhere(domain, serial: int) -> None:
-    """Commit a revocation through an engine of its own (another process's view)."""
-    elsewhere = make_engine(domain.settings.effective_database_url)
-    try:
-        with transaction(elsewhere) as session:
-            revoke_certificate(session, serial, x509.ReasonFlags.key_compromise,
-                               actor="elsewhere")
-    finally:
-        elsewhere.dispose()
-
-
 def test_is_current_only_while_nothing_changed_since_the_last_sync(fresh_domain):
     domain = fresh_domain.domain
     responder = domain.ocsp_responder()
@@ -60,7 +50,7 @@ def test_is_current_only_while_nothing_changed_since_the_last_sync(fresh_domain)
     assert not feed.is_current()  # never synced: nothing cached can be vouched for
     feed.sync(responder)
     assert feed.is_current() is on_the_loop and feed.is_current() is on_the_loop
-    _revoke_elsewhere(domain, seal_serial)
+    domain_kit.revoke_elsewhere(domain, seal_serial, actor="elsewhere")
     assert not feed.is_current() and not feed.is_current()  # stays so until a sync
     assert feed.sync(responder) == 1
     assert feed.is_current() is on_the_loop
