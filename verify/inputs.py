@@ -45,55 +45,14 @@ async def verify_bytes(data: bytes, context: VerificationContext) -> Verificatio
     never yields (an offline check is all CPU) is refused once it is done past it."""
     budget = context.limits.verify_seconds
     started = time.monotonic()
-    deadline = asyncio.get_running_loop().time() + budget
-    work = _verify_bytes(data, context)
-    # The work runs at once up to its first await: a timer cannot interrupt code that does
-    # not yield anyway, and most verifications (an offline QR check) never yield, so they
-    # finish without arming one (~9 us of a 150 us check). Only when the work suspends is
-    # the same deadline armed, and the work resumed under it.
     try:
-        first = work.send(None)
-    except StopIteration as done:
-        report = done.value
-    else:
-        try:
-            async with asyncio.timeout_at(deadline):
-                report = await _Resumed(work, first)
-        except TimeoutError:
-            raise TooComplex(f"verification took longer than {budget} s") from None
+        async with asyncio.timeout(budget):
+            report = await _verify_bytes(data, context)
+    except TimeoutError:
+        raise TooComplex(f"verification took longer than {budget} s") from None
     if time.monotonic() - started > budget:
         raise TooComplex(f"verification took longer than {budget} s")
     return report
-
-
-class _Resumed:
-    """Awaiting this carries on a coroutine already stepped once, which yielded ``first``:
-    what ``await work`` would have done from there on (PEP 380's ``yield from``: values
-    yielded to the task, and what the task sends or throws, cancellation included, pass
-    through unchanged)."""
-
-    def __init__(self, work, first) -> None:
-        self._work = work
-        self._first = first
-
-    def __await__(self):
-        work, value = self._work, self._first
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                work.close()
-                raise
-            except BaseException as exc:  # thrown in by the task (cancellation): pass on
-                try:
-                    value = work.throw(exc)
-                except StopIteration as done:
-                    return done.value
-            else:
-                try:
-                    value = work.send(sent)
-                except StopIteration as done:
-                    return done.value
 
 
 _thread_loops = threading.local()
