@@ -26,7 +26,8 @@ from pyhanko.pdf_utils import filters as _pyhanko_decoders
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
@@ -43,6 +44,13 @@ from verify.context import VerificationContext
 from verify.errors import InputTooLarge, NotSigned, UnusableInput
 from verify.licence import licence_status_check, revocation_now_check, validity_check
 from verify.pdf_hex import install as _install_fast_hex_strings
+from verify.pdf_layout import (
+    LayoutViolation,
+    SignedRevision,
+    check_trailing_bytes,
+    signed_revision_of,
+)
+from verify.pdf_parsers import ParsersDisagree, compare_parsers
 from verify.pdf_qr import qr_texts_of_first_page
 from verify.pdf_tokens import install as _install_fast_tokens
 from verify.qr import signature_check
@@ -293,14 +301,40 @@ async def verify_pdf(data: bytes, context: VerificationContext) -> VerificationR
                              "the signature is damaged or was replaced: it cannot be parsed",
                              fields=_signature_fields(reader)))
         return _report(checks, context, now)
+    try:
+        layouts = _layouts(data, reader, signatures)
+    except LayoutViolation as exc:
+        checks.append(failed("signature.layout", "签名的字节布局不符合规范：文件在签署后被改动",
+                             f"the signed bytes are not laid out as a genuine signature's: "
+                             f"{exc}", rule=exc.rule))
+        return _report(checks, context, now)
+    checks.append(passed("signature.layout",
+                         "每个签名覆盖其完整的签署版本，签署后仅有可识别的增量更新",
+                         "each signature covers exactly its signed revision; later bytes are "
+                         "whole revisions"))
     seal = regular[0]
-    if len(regular) == 1 and seal.field_name == SEAL_FIELD_NAME:
+    signed = layouts[id(seal)]
+    try:
+        compare_parsers(data, reader)
+        if signed.end != len(data):
+            compare_parsers(data[:signed.end], signed.reader)
+    except ParsersDisagree as exc:
+        checks.append(failed("document.parsers_agree",
+                             "不同的PDF解析器读出不同的内容：文件经过篡改",
+                             f"two independent PDF parsers read different documents: {exc}"))
+        return _report(checks, context, now)
+    checks.append(passed("document.parsers_agree", "两种独立的PDF解析器读出相同的文件内容",
+                         "two independent PDF parsers read the same document"))
+    filled = sum(1 for _ in enumerate_sig_fields(reader, filled_status=True))
+    if len(regular) == 1 and seal.field_name == SEAL_FIELD_NAME and filled == len(signatures):
         checks.append(passed("signature.count", "文件含一个电子印章签名",
                              "the document carries exactly one seal signature"))
     else:
         checks.append(failed("signature.count", "签名数量或名称不符（应仅有一个电子印章签名）",
-                             "the document must carry exactly one signature, the seal "
-                             f"(found {[s.field_name for s in regular]})"))
+                             "the document must carry exactly one signature, the seal, and "
+                             "nothing but document time-stamps besides "
+                             f"(found {[s.field_name for s in regular]}, {filled} filled "
+                             f"signature fields, {len(signatures)} readable)"))
     signing_time = _timestamp_time(seal)
     moment = signing_time or now
     dss = _read_dss(reader)
@@ -310,18 +344,36 @@ async def verify_pdf(data: bytes, context: VerificationContext) -> VerificationR
                              "the signature is malformed and cannot be validated"))
         return _report(checks, context, now)
 
-    signed_bytes = _signed_revision_bytes(data, seal)
     certificate = certificate_of(status.signing_cert.dump())
     placement = place(certificate, context)
-    checks += _integrity_checks(status, seal)
+    checks += _integrity_checks(status, seal, signed, len(data))
     checks += _trust_checks(status, certificate, context, placement, moment)
+    for timestamp in signatures:
+        if timestamp.sig_object_type == "/DocTimeStamp":
+            checks.append(await _document_timestamp_check(timestamp, dss, context, now))
     checks.append(await revocation_now_check(certificate, placement.issuer, context,
                                              embedded_ocsp=_embedded_ocsp(dss)))
-    licence, more = await _content_checks(reader, signed_bytes, certificate, context, now)
+    licence, more = await _content_checks(reader, signed.reader, certificate, context, now)
     checks += more
     return _report(checks, context, now, licence=licence, signer=signer_facts(certificate),
                    trust=placement.trust,
                    signing_time=signing_time if status.timestamp_validity else None)
+
+
+def _layouts(data: bytes, reader: PdfFileReader, signatures) -> dict[int, SignedRevision]:
+    """Each signature's signed revision, by the rules of verify.pdf_layout, and the bytes
+    after the earliest of them; LayoutViolation when any rule fails."""
+    found: dict[int, SignedRevision] = {}
+    for signature in signatures:
+        value = signature.sig_field.raw_get("/V")
+        if not isinstance(value, generic.IndirectObject):
+            raise LayoutViolation("dictionary", "a signature dictionary is not an indirect "
+                                  "object")
+        found[id(signature)] = signed_revision_of(data, reader, value.reference,
+                                                  signature.sig_object,
+                                                  signature.pkcs7_content)
+    check_trailing_bytes(data, reader, min(layout.end for layout in found.values()))
+    return found
 
 
 def _report(checks, context, now, **facts) -> VerificationReport:
@@ -361,8 +413,8 @@ def _embedded_ocsp(dss: DocumentSecurityStore | None) -> tuple[bytes, ...]:
     return tuple(found)
 
 
-async def _validate(seal, dss: DocumentSecurityStore | None, context: VerificationContext,
-                    moment: dt.datetime) -> PdfSignatureStatus | None:
+def _validation_context(dss: DocumentSecurityStore | None, context: VerificationContext,
+                        moment: dt.datetime) -> ValidationContext:
     # The roots as pyHanko takes them: a fact of the trust lists alone, so built once per
     # context's lists (pyHanko only reads them; a fresh ValidationContext every time).
     roots = list(context.remembered("asn1-roots", lambda: tuple(
@@ -371,9 +423,14 @@ async def _validate(seal, dss: DocumentSecurityStore | None, context: Verificati
     kwargs: dict[str, Any] = {"trust_roots": roots, "allow_fetching": False,
                               "revocation_mode": "hard-fail", "moment": moment,
                               "ocsps": [], "crls": []}
+    return dss.as_validation_context(kwargs) if dss is not None else ValidationContext(
+        **kwargs)
+
+
+async def _validate(seal, dss: DocumentSecurityStore | None, context: VerificationContext,
+                    moment: dt.datetime) -> PdfSignatureStatus | None:
     try:
-        vc = dss.as_validation_context(kwargs) if dss is not None else ValidationContext(
-            **kwargs)
+        vc = _validation_context(dss, context, moment)
         return await async_validate_pdf_signature(
             seal, signer_validation_context=vc, ts_validation_context=vc,
             key_usage_settings=_SEAL_KEY_USAGE)
@@ -382,19 +439,8 @@ async def _validate(seal, dss: DocumentSecurityStore | None, context: Verificati
         return None
 
 
-def _reader_of(pdf: bytes) -> PdfFileReader | None:
-    try:
-        return PdfFileReader(io.BytesIO(pdf), strict=False)
-    except Exception:  # pyHanko raises many types on malformed files
-        return None
-
-
-def _signed_revision_bytes(data: bytes, seal) -> bytes:
-    byte_range = [int(v) for v in seal.sig_object["/ByteRange"]]
-    return data[:byte_range[2] + byte_range[3]]
-
-
-def _integrity_checks(status: PdfSignatureStatus, seal) -> list[Check]:
+def _integrity_checks(status: PdfSignatureStatus, seal, signed: SignedRevision,
+                      size: int) -> list[Check]:
     checks = []
     if status.intact and status.valid:
         checks.append(passed("signature.integrity", "签名完整，文件签名后内容未被改动",
@@ -405,7 +451,15 @@ def _integrity_checks(status: PdfSignatureStatus, seal) -> list[Check]:
                              "the signature does not match the signed bytes: the document "
                              "was altered", intact=status.intact, valid=status.valid))
     coverage = status.coverage
-    if coverage is SignatureCoverageLevel.ENTIRE_FILE:
+    # pyHanko judges "entire file" by the file's size alone; the layout rules say where
+    # the signed revision ends, and the two must agree.
+    expected = (SignatureCoverageLevel.ENTIRE_FILE if signed.end == size
+                else SignatureCoverageLevel.ENTIRE_REVISION)
+    if coverage is not expected:
+        checks.append(failed("signature.coverage", "签名未覆盖完整的文件版本",
+                             "the signature does not cover a whole revision of the file",
+                             coverage=coverage.name if coverage else None))
+    elif coverage is SignatureCoverageLevel.ENTIRE_FILE:
         checks.append(passed("signature.coverage", "签名覆盖整个文件",
                              "the signature covers the entire file"))
     elif coverage is SignatureCoverageLevel.ENTIRE_REVISION:
@@ -465,6 +519,38 @@ def _trust_checks(status: PdfSignatureStatus, certificate: x509.Certificate,
     return checks
 
 
+async def _document_timestamp_check(timestamp, dss: DocumentSecurityStore | None,
+                                    context: VerificationContext, now: dt.datetime) -> Check:
+    """A document time-stamp (B-LTA) is judged like the signature's own: it must verify,
+    chain to a trust-list root and come from a TSA granted at its time."""
+    code = "timestamp.document"
+    try:
+        tst = timestamp.signed_data["encap_content_info"]["content"].parsed
+        at = tst["gen_time"].native
+        status = await async_validate_pdf_timestamp(
+            timestamp, validation_context=_validation_context(dss, context, at),
+            skip_diff=True)
+    except Exception as exc:  # malformed token or CMS: a forged time-stamp
+        log.info("document time-stamp unreadable: %s: %s", type(exc).__name__, exc)
+        return failed(code, "文档时间戳无法解析", "a document time-stamp cannot be parsed",
+                      field=timestamp.field_name)
+    if not (status.intact and status.valid):
+        return failed(code, "文档时间戳无效", "a document time-stamp does not verify",
+                      field=timestamp.field_name)
+    if not status.trusted:
+        return failed(code, "文档时间戳机构不受信任",
+                      "a document time-stamp's authority is not trusted",
+                      field=timestamp.field_name)
+    tsa = certificate_of(status.signing_cert.dump())
+    if context.granted_at(tsa, "tsa", status.timestamp) is None:
+        return failed(code, "文档时间戳机构未列于信任列表", "a document time-stamp's authority "
+                      "is not granted in an accepted trust list at its time",
+                      field=timestamp.field_name, tsa=tsa.subject.rfc4514_string())
+    return passed(code, f"文档时间戳：{status.timestamp.isoformat()}",
+                  f"document time-stamp at {status.timestamp.isoformat()}",
+                  field=timestamp.field_name, time=status.timestamp)
+
+
 def _key_usage_check(certificate: x509.Certificate) -> Check:
     try:
         usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
@@ -498,7 +584,7 @@ def _timestamp_check(status: PdfSignatureStatus, context: VerificationContext) -
                   time=ts.timestamp, tsa=tsa.subject.rfc4514_string())
 
 
-async def _content_checks(reader: PdfFileReader, signed_bytes: bytes,
+async def _content_checks(reader: PdfFileReader, signed: PdfFileReader,
                           certificate: x509.Certificate, context: VerificationContext,
                           now: dt.datetime) -> tuple[dict | None, list[Check]]:
     """licence.json and the QR code of the signed revision, against each other.
@@ -507,10 +593,7 @@ async def _content_checks(reader: PdfFileReader, signed_bytes: bytes,
     where its byte range ends), by one reader for both; the current attachment from the
     whole file's reader, ``reader``."""
     checks: list[Check] = []
-    signed = _reader_of(signed_bytes)
     try:
-        if signed is None:
-            raise AttachmentError("the signed revision cannot be read")
         envelope = extract_licence_data(signed)
         licence_id = parse_licence_id(envelope["licence_id"])
         if licence_id.type_code != envelope.get("type_code"):

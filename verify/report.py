@@ -41,6 +41,7 @@ class InputKind(enum.StrEnum):
 # What each kind of input must have passed (or found not applicable) to be valid.
 REQUIRED_CHECKS: dict[InputKind, frozenset[str]] = {
     InputKind.PDF: frozenset({
+        "signature.layout", "document.parsers_agree",
         "signature.count", "signature.integrity", "signature.coverage",
         "signature.modifications", "chain.trusted", "chain.trust_list",
         "certificate.key_usage", "timestamp.signature", "revocation.at_signing",

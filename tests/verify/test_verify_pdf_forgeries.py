@@ -1,5 +1,6 @@
-"""Every forgery built from a genuine licence comes out `invalid`, with the check that
-caught it named. (What each attack does is in verify_forgeries.py.)"""
+"""Forgeries outside the generator's catalogue (test_verify_forgery_catalogue.py): a
+changed signed byte, damaged signature field dictionaries, a re-signature by a twin of the
+seal certificate, an unsealed render. Each comes out with exactly the checks it breaks."""
 
 from __future__ import annotations
 
@@ -31,14 +32,16 @@ def test_the_genuine_file_is_valid_so_each_forgery_below_is_judged_on_its_change
     assert verify_synced_offline(genuine).verdict == "valid"
 
 
-def test_one_changed_byte_in_the_signed_range(genuine, verify_offline):
-    report = verify_offline(forge.flip_signed_byte(genuine))
+def test_one_changed_byte_in_the_signed_range(genuine, verify_synced_offline):
+    report = verify_synced_offline(forge.flip_signed_byte(genuine))
     assert report.verdict == "invalid"
-    assert "signature.integrity" in failed_codes(report)
+    # pyHanko does not judge the chain of a signature that does not verify.
+    assert failed_codes(report) == {"signature.integrity", "chain.trusted"}
 
 
 @pytest.mark.parametrize("marker", [b"/FT /Sig", b"/AcroForm", b"/Fields"])
-def test_a_changed_byte_in_the_signature_field_dictionaries(genuine, verify_offline, marker):
+def test_a_changed_byte_in_the_signature_field_dictionaries(genuine, verify_synced_offline,
+                                                           marker):
     """Damage where the signature field is declared: still a forgery, not an unsigned
     document (the file carries a signature's traces)."""
     at = genuine.find(marker)
@@ -46,56 +49,9 @@ def test_a_changed_byte_in_the_signature_field_dictionaries(genuine, verify_offl
         pytest.fail(f"{marker!r} not found in the genuine licence")
     forged = bytearray(genuine)
     forged[at + 2] ^= 0x01
-    report = verify_offline(bytes(forged))
+    report = verify_synced_offline(bytes(forged))
     assert report.verdict == "invalid"
-    assert "signature.integrity" in failed_codes(report)
-
-
-def test_incremental_saving_attack_overlaying_page_content(genuine, verify_offline):
-    report = verify_offline(forge.overlay_page_content(genuine))
-    assert report.verdict == "invalid"
-    assert "signature.modifications" in failed_codes(report)
-    # The signature itself is sound over its revision: the change after it is the problem.
-    assert report.check("signature.integrity").outcome.value == "passed"
-
-
-def test_shadow_attack_replacing_the_page_contents(genuine, verify_offline):
-    report = verify_offline(forge.replace_page_contents(genuine))
-    assert report.verdict == "invalid"
-    assert "signature.modifications" in failed_codes(report)
-
-
-def test_incremental_saving_attack_replacing_the_licence_data(genuine, verify_offline):
-    data = sample_licence_data("yyzz")
-    data["名称"] = "冒名顶替有限公司"
-    report = verify_offline(forge.replace_attachment(genuine, data))
-    assert report.verdict == "invalid"
-    assert {"signature.modifications", "licence.data_matches"} <= failed_codes(report)
-
-
-@pytest.mark.parametrize("subtype", ["/FreeText", "/Square"])
-def test_evil_annotation_covering_a_field(genuine, verify_offline, subtype):
-    report = verify_offline(forge.cover_with_annotation(genuine, subtype))
-    assert report.verdict == "invalid"
-    assert "signature.modifications" in failed_codes(report)
-
-
-def test_truncation_inside_the_signed_range(genuine, verify_offline):
-    report = verify_offline(forge.truncate_signed_range(genuine))
-    assert report.verdict == "invalid"
-    assert "signature.integrity" in failed_codes(report)
-
-
-def test_universal_signature_forgery_contents_emptied(genuine, verify_offline):
-    report = verify_offline(forge.empty_contents(genuine))
-    assert report.verdict == "invalid"
-    assert "signature.integrity" in failed_codes(report)
-
-
-def test_universal_signature_forgery_byte_range_shortened(genuine, verify_offline):
-    report = verify_offline(forge.shrink_byte_range(genuine))
-    assert report.verdict == "invalid"
-    assert failed_codes(report) & {"signature.integrity", "signature.coverage"}
+    assert failed_codes(report) == {"signature.integrity"}
 
 
 def _seal_png() -> bytes:
@@ -107,7 +63,7 @@ def _seal_png() -> bytes:
 
 
 def test_re_signature_by_a_self_signed_twin_of_the_seal_certificate(trust_domain,
-                                                                    verify_offline):
+                                                                    verify_synced_offline):
     """The attacker renders a licence of their own, signs its QR and seals it with a key
     whose self-signed certificate copies the department's subject, with a genuine
     time-stamp from the region's TSA: everything checks out except the chain."""
@@ -132,11 +88,13 @@ def test_re_signature_by_a_self_signed_twin_of_the_seal_certificate(trust_domain
                       SealPlacement(page=0, box=licence_type.layout.seal),
                       timestamper=services.timestamper, validation=None, reason="forged",
                       location="广东省")
-    report = verify_offline(forged)
+    report = verify_synced_offline(forged)
     assert report.verdict == "invalid"
-    assert {"chain.trusted", "chain.trust_list"} <= failed_codes(report)
-    # (Its time-stamp is genuine but cannot be judged trusted either: the forger embedded
-    # no revocation data for the TSA, and "at signing time" uses embedded data only.)
+    # Its time-stamp is genuine but cannot be judged trusted either: the forger embedded
+    # no revocation data for the TSA, and "at signing time" uses embedded data only. Its
+    # QR claims the genuine data's digest beside the forger's data.
+    assert failed_codes(report) == {"chain.trusted", "chain.trust_list", "timestamp.signature",
+                                    "qr.matches_document"}
 
 
 def genuine_qr(pdf: bytes) -> str:
@@ -155,12 +113,3 @@ def test_an_unsealed_render_is_refused_as_not_signed(trust_domain, verify_offlin
                                   genuine_qr(genuine.pdf))
     with pytest.raises(UnusableInput, match="no signature"):
         verify_offline(unsigned)
-
-
-
-def test_sneaky_signature_a_second_signature_added_after_sealing(genuine, verify_offline):
-    """A second (approval) signature by the forger's twin certificate, appended in a new
-    revision: one signature too many, and a change the certification does not allow."""
-    report = verify_offline(forge.add_second_signature(genuine))
-    assert report.verdict == "invalid"
-    assert {"signature.count", "signature.modifications"} & failed_codes(report)
