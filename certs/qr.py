@@ -49,6 +49,10 @@ COSE_ALG_ES256 = -7
 COSE_SIGN1_TAG = 18
 _HDR_ALG, _HDR_KID = 1, 4
 _SIG_BYTES = 32  # P-256 coordinate size
+# The order of P-256's base point: (r, s) and (r, n - s) both verify, so only the low half
+# of s is accepted (and made), and a licence has exactly one valid QR text.
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_HALF_ORDER = _P256_ORDER // 2
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,8 @@ def encode_qr_payload(claims: QrClaims, sign: Callable[[bytes], bytes]) -> str:
     payload = cbor2.dumps(_claims_map(claims))
     der = sign(_sig_structure(protected, payload))
     r, s = decode_dss_signature(der)
+    if s > _HALF_ORDER:
+        s = _P256_ORDER - s
     signature = r.to_bytes(_SIG_BYTES, "big") + s.to_bytes(_SIG_BYTES, "big")
     cose = cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
     return PREFIX + base45.b45encode(zlib.compress(cose, 9)).decode("ascii")
@@ -144,9 +150,12 @@ def decode_qr_payload(text: str) -> DecodedQrPayload:
 
 
 def verify_qr_signature(decoded: DecodedQrPayload, public_key: ec.EllipticCurvePublicKey) -> bool:
-    """True when ``public_key`` made the signature; a wrong key or bit is False."""
+    """True when ``public_key`` made the signature and it is canonical (low S); a wrong
+    key or bit, or the other S of a genuine signature, is False."""
     r = int.from_bytes(decoded.signature[:_SIG_BYTES], "big")
     s = int.from_bytes(decoded.signature[_SIG_BYTES:], "big")
+    if not 0 < s <= _HALF_ORDER:
+        return False
     try:
         public_key.verify(encode_dss_signature(r, s), decoded.signed_bytes,
                           ec.ECDSA(hashes.SHA256()))

@@ -31,6 +31,7 @@ from verify.report import (
     VerificationReport,
     failed,
     passed,
+    undecided,
 )
 
 
@@ -57,10 +58,14 @@ async def verify_qr_text(text: str, context: VerificationContext) -> Verificatio
 
     certificate = context.seal_directory.by_kid(decoded.kid)
     if certificate is None:
-        checks.append(failed(
-            "qr.signer_known", "签名密钥不属于任何已知的签章证书（请同步后重试）",
-            "the QR is signed with a key of no known seal certificate of the accepted trust "
-            "domains (sync the counter if the issuer is new)", kid=decoded.kid))
+        # Not proof of forgery: a genuine licence of a region or department this counter
+        # has not synced looks the same. Nothing can be judged, so nothing is valid.
+        checks.append(undecided(
+            "qr.signer_known", "签发机构未被识别：签名密钥不属于本柜台已知的任何签章证书"
+            "（若为新的签发机构，请同步后重试）",
+            "issuer not recognised: the QR is signed with a key of no seal certificate "
+            "known from the accepted trust lists (sync the counter if the issuer is new)",
+            kid=decoded.kid))
         return report()
     checks.append(passed("qr.signer_known", "找到签名所用的签章证书",
                          "the seal certificate named by the QR key id is known",

@@ -104,3 +104,56 @@ def test_qr_png_decodes(qr_text):
     assert [r.text for r in results] == [text]
     assert base64.b64encode(png)  # a real PNG came out
     assert dt.date  # keep import used
+
+
+_P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _other_s(decoded):
+    """The same signature with S replaced by n - S: ECDSA accepts both (malleability)."""
+    r, s = decoded.signature[:32], int.from_bytes(decoded.signature[32:], "big")
+    flipped = r + (_P256_N - s).to_bytes(32, "big")
+    return type(decoded)(decoded.claims, decoded.kid, decoded.signed_bytes, flipped)
+
+
+def test_signatures_are_made_low_s_whatever_the_signer_returns(signing_key):
+    """A signer that returns the high-S twin (as an HSM may) still yields the one canonical
+    text: S is folded into the low half before encoding."""
+    from cryptography.hazmat.primitives.asymmetric.utils import (
+        decode_dss_signature,
+        encode_dss_signature,
+    )
+
+    claims = make_claims("yyzz", sample_licence_data("yyzz"), ID)
+    plain = der_signer(signing_key)
+
+    def high_s(message):
+        r, s = decode_dss_signature(plain(message))
+        return encode_dss_signature(r, s if s > _P256_N // 2 else _P256_N - s)
+
+    for _ in range(8):  # each signature is high-S here, whatever the random nonce gave
+        decoded = decode_qr_payload(encode_qr_payload(claims, high_s))
+        assert int.from_bytes(decoded.signature[32:], "big") <= _P256_N // 2
+        assert verify_qr_signature(decoded, signing_key.public_key())
+
+
+def test_the_high_s_twin_of_a_genuine_signature_is_refused(qr_text, signing_key):
+    decoded = decode_qr_payload(qr_text[0])
+    twin = _other_s(decoded)
+    # The twin is mathematically sound (cryptography accepts it)...
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    r, s = (int.from_bytes(twin.signature[i:i + 32], "big") for i in (0, 32))
+    signing_key.public_key().verify(encode_dss_signature(r, s), twin.signed_bytes,
+                                    ec.ECDSA(hashes.SHA256()))
+    # ...but not canonical, so not a second valid text of the same licence.
+    assert not verify_qr_signature(twin, signing_key.public_key())
+    assert verify_qr_signature(decoded, signing_key.public_key())
+
+
+def test_a_zero_s_is_refused(qr_text, signing_key):
+    decoded = decode_qr_payload(qr_text[0])
+    zero = type(decoded)(decoded.claims, decoded.kid, decoded.signed_bytes,
+                         decoded.signature[:32] + bytes(32))
+    assert not verify_qr_signature(zero, signing_key.public_key())
