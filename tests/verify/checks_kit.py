@@ -1,0 +1,238 @@
+"""A counter's verifier over the shared trust domain with the network replaced by the
+domain's own services called in process (its OCSP responder, its departments' signed
+status lists), so a test can put exactly one forged or stale answer in their place and
+assert exactly which checks fail.
+
+Import as `import checks_kit` (tests/verify is on sys.path for its test modules)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ca.trustlist import SignedTrustList, TrustList, read_trust_list, sign_trust_list
+from certs.qr import decode_qr_payload, encode_qr_payload, kid_of_certificate
+from certseal import status as domain_status
+from certseal.verifying import load_trust_list, trust_source
+from seal.registry import get_seal
+from verify.context import StaticSealDirectory, VerificationContext
+from verify.inputs import verify_bytes
+from verify.limits import DEFAULT_LIMITS
+from verify.pdf_qr import qr_texts_of_first_page
+from verify.report import VerificationReport
+from verify.revocation import OcspStatusSource
+from verify.status_lists import StatusListSource
+
+
+def failed_codes(report: VerificationReport) -> set[str]:
+    return {c.code for c in report.checks if c.outcome.value == "failed"}
+
+
+def undecided_codes(report: VerificationReport) -> set[str]:
+    return {c.code for c in report.checks if c.outcome.value == "indeterminate"}
+
+
+def judged(report: VerificationReport) -> tuple[str, set[str], set[str]]:
+    """(verdict, failed checks, undecided checks): what each test pins exactly."""
+    return report.verdict.value, failed_codes(report), undecided_codes(report)
+
+
+def qr_text_of(pdf: bytes) -> str:
+    (text,) = qr_texts_of_first_page(pdf, DEFAULT_LIMITS)
+    return text
+
+
+class Unreachable(Exception):
+    """What a transport raises for a service that does not answer."""
+
+
+async def _unreachable(*_args) -> bytes:
+    raise Unreachable
+
+
+def stranger_key_and_certificate(name: str = "伪造应答者", *, ocsp_signing: bool = False,
+                                 issuer: tuple[ec.EllipticCurvePrivateKey,
+                                               x509.Certificate] | None = None
+                                 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A software key and a certificate for it: self-signed, or issued by ``issuer``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    signer_key, issuer_name = (key, subject) if issuer is None else (issuer[0],
+                                                                     issuer[1].subject)
+    now = dt.datetime.now(dt.UTC)
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer_name)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - dt.timedelta(days=1))
+               .not_valid_after(now + dt.timedelta(days=30)))
+    if ocsp_signing:
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+    return key, builder.sign(signer_key, hashes.SHA256())
+
+
+@dataclass
+class Bench:
+    """The shared domain seen from a counter, with every outside answer made on demand."""
+
+    under_test: object  # domain_kit.DomainUnderTest
+    trust_list: SignedTrustList
+    seal_certificate: x509.Certificate
+    issuing_ca: x509.Certificate
+
+    @property
+    def domain(self):
+        return self.under_test.domain
+
+    # -- real answers of the domain's services ---------------------------------------
+    def ocsp_answer(self, request_der: bytes) -> bytes:
+        return self.domain.ocsp_responder().respond(request_der)
+
+    def status_list_jwt(self, department_id: str) -> str:
+        return domain_status.current_status_list(self.domain, department_id).jwt
+
+    def seal_key(self):
+        with self.domain.session() as session:
+            label = get_seal(session, self.under_test.seal_id).key_label
+        return self.domain.token().private_key(label)
+
+    def sign_qr(self, text: str, **changes) -> str:
+        """The QR's claims with ``changes``, signed anew by the department's own seal key
+        in the HSM (a QR the department really signed, with these claims)."""
+        claims = dataclasses.replace(decode_qr_payload(text).claims, **changes)
+        key = self.seal_key()
+        return encode_qr_payload(claims, lambda m: key.sign(m, ec.ECDSA(hashes.SHA256())))
+
+    # -- a counter's context -----------------------------------------------------------
+    def context(self, *, ocsp: Callable[[bytes], bytes] | None = None,
+                crl: Callable[[], bytes] | None = None,
+                status_list: Callable[[str], str] | None = None,
+                ocsp_source: OcspStatusSource | None = None,
+                trust_lists: tuple[SignedTrustList, ...] | None = None,
+                seals: tuple[x509.Certificate, ...] | None = None,
+                clock: Callable[[], dt.datetime] | None = None,
+                offline: bool = False) -> VerificationContext:
+        """Online by default: OCSP asks ``ocsp`` (default: the domain's responder), the CRL
+        fallback ``crl`` (default: unreachable), the status list ``status_list`` (default:
+        the department's current signed list). None of them is consulted offline."""
+        clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        answer = ocsp or self.ocsp_answer
+        list_of = status_list or self.status_list_jwt
+
+        async def ocsp_transport(_url: str, request: bytes, _timeout: float) -> bytes:
+            return answer(request)
+
+        async def crl_transport(_url: str, _timeout: float) -> bytes:
+            if crl is None:
+                raise Unreachable
+            return crl()
+
+        async def fetch(url: str, _timeout: float) -> str:
+            return list_of(url.rsplit("/", 1)[1])
+
+        lists = trust_lists or (self.trust_list,)
+        issuing = tuple(s.certificate for t in lists
+                        for s in t.trust_list.services_of("issuing-ca"))
+        return VerificationContext(
+            trust_lists=lists,
+            seal_directory=StaticSealDirectory(seals or (self.seal_certificate,)),
+            certificate_status=ocsp_source or OcspStatusSource(
+                transport=ocsp_transport, crl_transport=crl_transport),
+            licence_status=StatusListSource(
+                issuing_cas=lambda: issuing, base_url_of=lambda _uscc: self.under_test.base_url,
+                fetch=fetch, clock=clock),
+            offline=offline, clock=clock)
+
+    def re_signed_list(self, change: Callable[[TrustList], TrustList]) -> SignedTrustList:
+        """This region's trust list changed by ``change``, signed by a list signer of the
+        test's own and read back through the real reader (a list this counter pins)."""
+        key, signer = stranger_key_and_certificate("信任列表签名者")
+        jws = sign_trust_list(change(self.trust_list.trust_list), key, signer)
+        return read_trust_list(jws, signer)
+
+
+def make_bench(under_test) -> Bench:
+    signed = load_trust_list(trust_source(under_test.published))
+    seal = x509.load_pem_x509_certificate(
+        under_test.domain.seal_certificate_path(under_test.seal_id).read_bytes())
+    return Bench(under_test, signed, seal, under_test.domain.certificates().issuing)
+
+
+def verify(data: bytes | str, context: VerificationContext) -> VerificationReport:
+    if isinstance(data, str):
+        data = data.encode()
+    return asyncio.run(verify_bytes(data, context))
+
+
+def kid_of(certificate: x509.Certificate) -> bytes:
+    return kid_of_certificate(certificate.public_bytes(serialization.Encoding.DER))
+
+
+# -- OCSP answers made by the domain's responder code with other keys or facts ----------------
+class SaysAll:
+    """A responder's view of the CA's records in which every serial has one status."""
+
+    def __init__(self, status: str = "good", revoked_at: dt.datetime | None = None) -> None:
+        from ca.ocsp import CertificateStatus, CertificateStatusFacts
+
+        self._facts = CertificateStatusFacts(
+            CertificateStatus(status), revoked_at=revoked_at,
+            reason=x509.ReasonFlags.key_compromise if status != "good" else None)
+
+    def status_of(self, serial: int):
+        return self._facts
+
+
+def responder(issuer: x509.Certificate, signer: x509.Certificate, signer_key, *,
+              statuses=None, clock: Callable[[], dt.datetime] | None = None,
+              validity: dt.timedelta = dt.timedelta(hours=1)) -> Callable[[bytes], bytes]:
+    """The project's OCSP responder (ca/ocsp.py) with these keys and facts; like a
+    forger's tool, it skips the responder's own refusal of a signer the issuer never
+    delegated to."""
+    from ca.ocsp import OcspResponder
+
+    class ForgersResponder(OcspResponder):
+        def _check_signer(self) -> None:
+            pass
+
+    kw = {"clock": clock} if clock is not None else {}
+    built = ForgersResponder(issuer=issuer, signer=signer, signer_key=signer_key,
+                          statuses=statuses or SaysAll(), validity=validity, **kw)
+    return built.respond
+
+
+def re_signed(answer: bytes, key: ec.EllipticCurvePrivateKey) -> bytes:
+    """A genuine OCSP answer whose signature is replaced by one of ``key`` over the same
+    response data (so everything it says and names is the genuine responder's)."""
+    from asn1crypto import ocsp as asn1_ocsp
+
+    response = asn1_ocsp.OCSPResponse.load(answer)
+    basic = response["response_bytes"]["response"].parsed
+    tbs = basic["tbs_response_data"].dump()
+    basic["signature"] = key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    response["response_bytes"]["response"] = basic
+    return response.dump(force=True)
+
+
+def request_for_serial(issuer: x509.Certificate, serial: int) -> bytes:
+    """An OCSP request about ``serial`` of ``issuer`` (one the issuer may never have issued)."""
+    import hashlib
+
+    from asn1crypto import keys
+
+    spki = issuer.public_key().public_bytes(serialization.Encoding.DER,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    key_bits = keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]
+    from cryptography.x509 import ocsp
+
+    return (ocsp.OCSPRequestBuilder().add_certificate_by_hash(
+        hashlib.sha1(issuer.subject.public_bytes()).digest(),  # noqa: S324 - an identifier
+        hashlib.sha1(key_bits).digest(), serial, hashes.SHA1())  # noqa: S303, S324
+        .build().public_bytes(serialization.Encoding.DER))

@@ -1,0 +1,241 @@
+"""revocation.now, failed or left undecided by one OCSP answer built to be refused (or
+believed), on a QR code, where no embedded answer stands in: a forged signature, an answer
+about another serial, a responder the seal's issuer never delegated to, a stale "good",
+the clock moved past an answer's nextUpdate, and the answers that must be believed
+(revoked, unknown, signed by the issuer itself).
+
+Each refused answer leaves the status unknown: with the CRL unreachable that is
+"indeterminate", where believing the answer would have said "passed" or "failed"."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import checks_kit as kit
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from certseal.domain import KEY_LABELS
+from verify.revocation import OcspStatusSource
+
+UNKNOWN_NOW = ("indeterminate", set(), {"revocation.now"})
+
+
+@pytest.fixture(scope="module")
+def bench(trust_domain):
+    return kit.make_bench(trust_domain)
+
+
+@pytest.fixture(scope="module")
+def genuine(trust_domain) -> str:
+    return kit.qr_text_of(trust_domain.licences["yyzz"].pdf)
+
+
+@pytest.fixture(scope="module")
+def pki(trust_domain):
+    certificates = trust_domain.domain.certificates()
+    token = trust_domain.domain.token()
+    return certificates, token
+
+
+def _ocsp_signer(pki):
+    certificates, token = pki
+    return certificates.ocsp, token.private_key(KEY_LABELS["ocsp"])
+
+
+def test_the_genuine_answer_is_believed(bench, genuine):
+    report = kit.verify(genuine, bench.context())
+    assert kit.judged(report) == ("valid", set(), set())
+    assert report.check("revocation.now").details["live"] is True
+
+
+def test_an_answer_re_signed_by_a_stranger_key(bench, genuine):
+    """Everything the genuine responder said, with its name, but another key's signature."""
+    stranger, _ = kit.stranger_key_and_certificate()
+    report = kit.verify(genuine, bench.context(
+        ocsp=lambda request: kit.re_signed(bench.ocsp_answer(request), stranger)))
+    assert kit.judged(report) == UNKNOWN_NOW
+
+
+def test_a_revoked_answer_re_signed_by_a_stranger_key(bench, genuine, pki):
+    certificates, _ = pki
+    signer, signer_key = _ocsp_signer(pki)
+    revoked = kit.responder(certificates.issuing, signer, signer_key, statuses=kit.SaysAll(
+        "revoked", dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)))
+    stranger, _ = kit.stranger_key_and_certificate()
+    report = kit.verify(genuine, bench.context(
+        ocsp=lambda request: kit.re_signed(revoked(request), stranger)))
+    assert kit.judged(report) == UNKNOWN_NOW
+
+
+def test_a_genuine_answer_about_another_serial(bench, genuine, pki):
+    """The real responder, really signing, about a serial that is not the seal's."""
+    certificates, _ = pki
+    other = kit.request_for_serial(certificates.issuing,
+                                   bench.seal_certificate.serial_number + 1)
+    report = kit.verify(genuine, bench.context(ocsp=lambda _request: bench.ocsp_answer(other)))
+    assert kit.judged(report) == UNKNOWN_NOW
+
+
+def test_a_genuine_answer_about_the_same_serial_of_another_issuer(bench, genuine, pki):
+    """Same serial number, but asked of (and answered for) the root: another certificate."""
+    certificates, token = pki
+    root_answers = kit.responder(certificates.root, certificates.root,
+                                 token.private_key(KEY_LABELS["root"]),
+                                 statuses=kit.SaysAll("revoked", dt.datetime.now(dt.UTC)))
+    other = kit.request_for_serial(certificates.root, bench.seal_certificate.serial_number)
+    report = kit.verify(genuine, bench.context(ocsp=lambda _request: root_answers(other)))
+    assert kit.judged(report) == UNKNOWN_NOW
+
+
+def test_a_delegated_responder_the_seal_issuer_never_certified(bench, genuine, pki):
+    """A responder certificate with the OCSP-signing purpose, issued by a stranger CA."""
+    certificates, _ = pki
+    stranger_ca = kit.stranger_key_and_certificate("伪造签发机构")
+    key, certificate = kit.stranger_key_and_certificate(
+        "伪造应答者", ocsp_signing=True, issuer=stranger_ca)
+    report = kit.verify(genuine, bench.context(ocsp=kit.responder(
+        certificates.issuing, certificate, key)))
+    assert kit.judged(report) == UNKNOWN_NOW
+
+
+def test_a_self_signed_delegated_responder(bench, genuine, pki):
+    certificates, _ = pki
+    key, certificate = kit.stranger_key_and_certificate("伪造应答者", ocsp_signing=True)
+    report = kit.verify(genuine, bench.context(ocsp=kit.responder(
+        certificates.issuing, certificate, key)))
+    assert kit.judged(report) == UNKNOWN_NOW
+
+
+def test_a_responder_certified_by_the_issuer_but_not_for_ocsp(bench, genuine, pki):
+    """The region's own TSA (issued by the same CA, real key in the HSM) signs an OCSP
+    answer: its certificate does not carry the OCSP-signing purpose."""
+    certificates, token = pki
+    report = kit.verify(genuine, bench.context(ocsp=kit.responder(
+        certificates.issuing, certificates.tsa, token.private_key(KEY_LABELS["tsa"]))))
+    assert kit.judged(report) == UNKNOWN_NOW
+
+
+def test_an_answer_signed_by_the_issuer_itself_is_believed(bench, genuine, pki):
+    certificates, token = pki
+    report = kit.verify(genuine, bench.context(ocsp=kit.responder(
+        certificates.issuing, certificates.issuing, token.private_key(KEY_LABELS["issuing"]))))
+    assert kit.judged(report) == ("valid", set(), set())
+
+
+def test_the_real_responder_says_revoked(bench, genuine, pki):
+    certificates, _ = pki
+    signer, signer_key = _ocsp_signer(pki)
+    when = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).replace(microsecond=0)
+    report = kit.verify(genuine, bench.context(ocsp=kit.responder(
+        certificates.issuing, signer, signer_key, statuses=kit.SaysAll("revoked", when))))
+    assert kit.judged(report) == ("invalid", {"revocation.now"}, set())
+    check = report.check("revocation.now")
+    assert check.details["revoked_at"] == when and check.details["reason"] == "key_compromise"
+
+
+def test_the_real_responder_does_not_know_the_certificate(bench, genuine, pki):
+    certificates, _ = pki
+    signer, signer_key = _ocsp_signer(pki)
+
+    class Nothing:
+        def status_of(self, serial):
+            return None
+
+    report = kit.verify(genuine, bench.context(ocsp=kit.responder(
+        certificates.issuing, signer, signer_key, statuses=Nothing())))
+    assert kit.judged(report) == ("invalid", {"revocation.now"}, set())
+    assert report.check("revocation.now").details["status"] == "unknown"
+
+
+def test_a_good_answer_past_its_next_update(bench, genuine, pki):
+    """The real signer, but an answer made two hours ago and valid for one."""
+    certificates, _ = pki
+    signer, signer_key = _ocsp_signer(pki)
+    two_hours_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    report = kit.verify(genuine, bench.context(ocsp=kit.responder(
+        certificates.issuing, signer, signer_key, clock=lambda: two_hours_ago)))
+    assert kit.judged(report) == UNKNOWN_NOW
+
+
+def test_a_good_answer_from_the_future(bench, genuine, pki):
+    """thisUpdate an hour ahead of the counter's clock (beyond the allowed skew)."""
+    certificates, _ = pki
+    signer, signer_key = _ocsp_signer(pki)
+    ahead = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    report = kit.verify(genuine, bench.context(ocsp=kit.responder(
+        certificates.issuing, signer, signer_key, clock=lambda: ahead)))
+    assert kit.judged(report) == UNKNOWN_NOW
+
+
+def test_the_clock_moved_past_the_cached_answer(bench, genuine):
+    """An online check caches the live answer (valid one hour); offline, the same counter
+    believes it half an hour later and not two hours later."""
+    source = OcspStatusSource(transport=_ask(bench))
+    now = dt.datetime.now(dt.UTC)
+    assert kit.judged(kit.verify(genuine, bench.context(ocsp_source=source))) == (
+        "valid", set(), set())
+
+    def later(delta):
+        return bench.context(ocsp_source=source, offline=True, clock=lambda: now + delta)
+
+    # (Offline this bench has no synced status list: licence.status is undecided.)
+    soon = kit.verify(genuine, later(dt.timedelta(minutes=30)))
+    assert kit.judged(soon) == ("indeterminate", set(), {"licence.status"})
+    assert soon.check("revocation.now").details["live"] is False
+    stale = kit.verify(genuine, later(dt.timedelta(hours=2)))
+    assert undecided_now(stale)
+    assert "out of date" in stale.check("revocation.now").message_en
+
+
+def test_offline_with_nothing_cached(bench, genuine):
+    report = kit.verify(genuine, bench.context(offline=True))
+    assert undecided_now(report)
+
+
+def test_no_certificate_status_source(bench, genuine):
+    import dataclasses
+
+    context = dataclasses.replace(bench.context(), certificate_status=None)
+    assert kit.judged(kit.verify(genuine, context)) == UNKNOWN_NOW
+
+
+def test_ocsp_unreachable_and_the_crl_of_a_stranger(bench, genuine, pki):
+    """OCSP down, and the CRL at the distribution point is signed by another key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    certificates, _ = pki
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(certificates.issuing.subject)
+           .last_update(now - dt.timedelta(minutes=1)).next_update(now + dt.timedelta(days=1))
+           .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+
+    def down(_request):
+        raise kit.Unreachable
+
+    report = kit.verify(genuine, bench.context(ocsp=down, crl=lambda: crl))
+    assert kit.judged(report) == UNKNOWN_NOW
+
+
+def test_ocsp_unreachable_and_the_genuine_crl(bench, genuine, trust_domain):
+    def down(_request):
+        raise kit.Unreachable
+
+    crl = trust_domain.domain.current_crl_der("issuing")
+    report = kit.verify(genuine, bench.context(ocsp=down, crl=lambda: crl))
+    assert kit.judged(report) == ("valid", set(), set())
+    assert report.check("revocation.now").details["source"].startswith("per CRL")
+
+
+def undecided_now(report) -> bool:
+    """Offline with no status list synced either: both 'now' checks undecided."""
+    return kit.judged(report) == ("indeterminate", set(), {"revocation.now", "licence.status"})
+
+
+def _ask(bench):
+    async def transport(_url, request, _timeout):
+        return bench.ocsp_answer(request)
+
+    return transport
