@@ -236,3 +236,99 @@ def request_for_serial(issuer: x509.Certificate, serial: int) -> bytes:
         hashlib.sha1(issuer.subject.public_bytes()).digest(),  # noqa: S324 - an identifier
         hashlib.sha1(key_bits).digest(), serial, hashes.SHA1())  # noqa: S303, S324
         .build().public_bytes(serialization.Encoding.DER))
+
+
+# -- PDFs sealed by the department's genuine seal, with parts chosen by the test ---------------
+def licence_envelope(pdf: bytes) -> dict:
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from certs.document import extract_licence_data
+
+    return extract_licence_data(PdfFileReader(io.BytesIO(pdf), strict=False))
+
+
+def seal_licence(bench: Bench, *, envelope: dict, qr_text: str,
+                 ocsp_responses: tuple[bytes, ...] | None = None,
+                 field_name: str | None = None, embed_validation: bool = True,
+                 timestamper=None,
+                 before_sealing: Callable[[bytes], bytes] | None = None) -> bytes:
+    """What issuance does (render, then PAdES B-LT with the seal key in the HSM, a real
+    time-stamp and the validation data embedded), with the QR text, licence data and
+    embedded OCSP answers the test gives: a document the department really sealed.
+    ``field_name``: the signature field's name; ``before_sealing``: a change to the rendered
+    page before it is sealed (so it is part of what the seal signs); without
+    ``embed_validation`` the seal is PAdES B-T (no validation data, and so no check of the
+    seal's own status before signing)."""
+    import dataclasses as dc
+
+    from certs.render import render_licence_pdf
+    from seal.pades import SealMaterial, SealPlacement, seal_pdf
+    from seal.validation_data import gather_validation_material
+
+    domain = bench.domain
+    services = domain.sealing_services()
+    licence_type = domain.catalogue.get(envelope["type_code"])
+    with domain.session() as session:
+        seal = get_seal(session, bench.under_test.seal_id)
+    issued_at = dt.datetime.fromisoformat(envelope["issued_at"])
+    unsigned = render_licence_pdf(licence_type, envelope["licence_id"], envelope["data"],
+                                  envelope["issuer_name"], issued_at, qr_text)
+    if before_sealing is not None:
+        unsigned = before_sealing(unsigned)
+    validation = gather_validation_material(
+        seal_certificate=bench.seal_certificate, chain=services.chain,
+        ocsp_responder=services.ocsp_respond, crls=services.current_crls(),
+        other_certificates=services.service_certificates)
+    if ocsp_responses is not None:
+        validation = dc.replace(validation, ocsp_responses=ocsp_responses)
+    material = SealMaterial(key=domain.token().private_key(seal.key_label),
+                            certificate=bench.seal_certificate, chain=services.chain,
+                            image_png=seal.image_png, seal_name=seal.name)
+    import contextlib
+    from unittest import mock
+
+    from seal import pades
+
+    renamed = (mock.patch.object(pades, "SEAL_FIELD_NAME", field_name) if field_name
+               else contextlib.nullcontext())
+    with renamed:
+        return seal_pdf(unsigned, material,
+                        SealPlacement(page=0, box=licence_type.layout.seal),
+                        timestamper=timestamper or services.timestamper,
+                        validation=validation if embed_validation else None,
+                        reason=f"{licence_type.name} {envelope['licence_id']}",
+                        location=services.region_name, signing_time=issued_at)
+
+
+def seal_ocsp_request(bench: Bench) -> bytes:
+    from cryptography.x509 import ocsp
+
+    return (ocsp.OCSPRequestBuilder()
+            .add_certificate(bench.seal_certificate, bench.issuing_ca, hashes.SHA1())  # noqa: S303
+            .build().public_bytes(serialization.Encoding.DER))
+
+
+def with_validation_data(bench: Bench, pdf: bytes, ocsp_answers: list[bytes]) -> bytes:
+    """``pdf`` with a DSS update (allowed after sealing) holding the region's certificates,
+    its current CRLs and ``ocsp_answers``: what B-LT would have embedded, chosen by the
+    test."""
+    import io
+
+    from asn1crypto import crl as asn1_crl
+    from asn1crypto import ocsp as asn1_ocsp
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    certificates = bench.domain.certificates()
+    out = io.BytesIO(pdf)
+    DocumentSecurityStore.add_dss(
+        out, None,
+        certs=[asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+               for c in (certificates.issuing, certificates.root, certificates.tsa,
+                         certificates.ocsp)],
+        ocsps=[asn1_ocsp.OCSPResponse.load(a) for a in ocsp_answers],
+        crls=[asn1_crl.CertificateList.load(bench.domain.current_crl_der(name))
+              for name in ("issuing", "root")], force_write=True)
+    return out.getvalue()
