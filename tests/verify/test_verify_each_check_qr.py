@@ -155,6 +155,44 @@ def test_a_list_that_no_longer_names_the_root(bench, genuine):
         s for s in tl.services if s.service_type != "root-ca")))
     report = kit.verify(genuine, bench.context(trust_lists=(rootless,)))
     assert kit.judged(report) == ("invalid", {"chain.trusted", "chain.trust_list"}, set())
+    assert report.check("chain.trust_list").details["accepted_regions"] == ["440000"]
+
+
+def test_a_list_whose_root_is_another_certificate(bench, genuine):
+    """The list's root entry names a root that did not issue the issuing CA."""
+    _, other_root = kit.stranger_key_and_certificate("伪造根证书")
+    swapped = bench.re_signed_list(lambda tl: dataclasses.replace(tl, services=tuple(
+        dataclasses.replace(s, certificate=other_root) if s.service_type == "root-ca" else s
+        for s in tl.services)))
+    report = kit.verify(genuine, bench.context(trust_lists=(swapped,)))
+    assert kit.judged(report) == ("invalid", {"chain.trusted", "chain.trust_list"}, set())
+
+
+def test_a_root_listed_only_by_another_region(bench, genuine):
+    """Our region's list without its root, and another accepted list that names that root
+    (and no issuing CA): a chain must end in a root of the list that lists its CA."""
+    rootless = bench.re_signed_list(lambda tl: dataclasses.replace(tl, services=tuple(
+        s for s in tl.services if s.service_type != "root-ca")))
+    roots_only = bench.re_signed_list(lambda tl: dataclasses.replace(
+        tl, region_code="310000", region_name="上海市", services=tuple(
+            s for s in tl.services if s.service_type == "root-ca")))
+    report = kit.verify(genuine, bench.context(trust_lists=(rootless, roots_only)))
+    assert kit.judged(report) == ("invalid", {"chain.trusted", "chain.trust_list"}, set())
+
+
+def test_an_issuing_ca_granted_within_the_second_the_licence_was_issued(bench, genuine):
+    """The QR's time is whole seconds, the grant to the microsecond: a licence sealed in
+    the very second of the grant counts as after it."""
+    issued_at = decode_qr_payload(genuine).claims.issued_at
+    assert issued_at.microsecond == 0
+    late_grant = bench.re_signed_list(lambda tl: _with_history(
+        tl, "issuing-ca", [("granted", issued_at + dt.timedelta(milliseconds=500))]))
+    report = kit.verify(genuine, bench.context(trust_lists=(late_grant,)))
+    assert kit.judged(report) == VALID
+    too_late = bench.re_signed_list(lambda tl: _with_history(
+        tl, "issuing-ca", [("granted", issued_at + dt.timedelta(seconds=1))]))
+    assert kit.judged(kit.verify(genuine, bench.context(trust_lists=(too_late,)))) == (
+        "invalid", {"chain.trust_list"}, set())
 
 
 # -- chain.trust_list_current ------------------------------------------------------------------

@@ -53,8 +53,9 @@ def test_one_required_check_missing_is_indeterminate(kind, missing):
 def test_the_required_sets_are_what_each_kind_must_show():
     """Pinned: removing a code from a required set lets a path that forgets it be valid."""
     assert REQUIRED_CHECKS[InputKind.PDF] == {
-        "signature.layout", "document.parsers_agree", "signature.count", "signature.integrity", "signature.coverage",
-        "signature.modifications", "chain.trusted", "chain.trust_list",
+        "signature.layout", "document.parsers_agree", "signature.count",
+        "signature.integrity", "signature.coverage", "signature.modifications",
+        "chain.trusted", "chain.trust_list",
         "certificate.key_usage", "timestamp.signature", "revocation.at_signing",
         "revocation.now", "licence.data_matches", "qr.signature", "qr.matches_document",
         "licence.validity", "licence.status"}
