@@ -115,6 +115,7 @@ class Bench:
                 crl: Callable[[], bytes] | None = None,
                 status_list: Callable[[str], str] | None = None,
                 ocsp_source: OcspStatusSource | None = None,
+                status_source: StatusListSource | None = None,
                 trust_lists: tuple[SignedTrustList, ...] | None = None,
                 seals: tuple[x509.Certificate, ...] | None = None,
                 clock: Callable[[], dt.datetime] | None = None,
@@ -134,9 +135,6 @@ class Bench:
                 raise Unreachable
             return crl()
 
-        async def fetch(url: str, _timeout: float) -> str:
-            return list_of(url.rsplit("/", 1)[1])
-
         lists = trust_lists or (self.trust_list,)
         issuing = tuple(s.certificate for t in lists
                         for s in t.trust_list.services_of("issuing-ca"))
@@ -145,10 +143,25 @@ class Bench:
             seal_directory=StaticSealDirectory(seals or (self.seal_certificate,)),
             certificate_status=ocsp_source or OcspStatusSource(
                 transport=ocsp_transport, crl_transport=crl_transport),
-            licence_status=StatusListSource(
-                issuing_cas=lambda: issuing, base_url_of=lambda _uscc: self.under_test.base_url,
-                fetch=fetch, clock=clock),
+            licence_status=status_source or self.status_source(
+                clock=clock, status_list=list_of, issuing=issuing),
             offline=offline, clock=clock)
+
+    def status_source(self, *, clock=None, status_list=None, issuing=None, cache_dir=None
+                      ) -> StatusListSource:
+        """The status-list reader fetching ``status_list(uscc)`` (default: the department's
+        current signed list), caching in ``cache_dir`` when given."""
+        list_of = status_list or self.status_list_jwt
+        cas = issuing or tuple(s.certificate for s in
+                               self.trust_list.trust_list.services_of("issuing-ca"))
+
+        async def fetch(url: str, _timeout: float) -> str:
+            return list_of(url.rsplit("/", 1)[1])
+
+        return StatusListSource(
+            issuing_cas=lambda: cas, base_url_of=lambda _uscc: self.under_test.base_url,
+            fetch=fetch, clock=clock or (lambda: dt.datetime.now(dt.UTC)),
+            cache_dir=cache_dir)
 
     def re_signed_list(self, change: Callable[[TrustList], TrustList]) -> SignedTrustList:
         """This region's trust list changed by ``change``, signed by a list signer of the

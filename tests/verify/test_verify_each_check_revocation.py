@@ -188,6 +188,88 @@ def test_the_clock_moved_past_the_cached_answer(bench, genuine):
     assert "out of date" in stale.check("revocation.now").message_en
 
 
+def test_a_revoked_answer_held_wins_over_a_later_good_one(bench, genuine, pki):
+    """Revocation is final: once a counter holds a signed "revoked", a later "good" (a
+    responder rolled back, or replaying an old answer) does not undo it, online too."""
+    certificates, _ = pki
+    signer, signer_key = _ocsp_signer(pki)
+    revoked = kit.responder(certificates.issuing, signer, signer_key, statuses=kit.SaysAll(
+        "revoked", dt.datetime.now(dt.UTC).replace(microsecond=0)))
+    answers = [revoked, bench.ocsp_answer]
+
+    async def transport(_url, request, _timeout):
+        return answers[0](request)
+
+    source = OcspStatusSource(transport=transport)
+    first = kit.verify(genuine, bench.context(ocsp_source=source))
+    assert kit.judged(first) == ("invalid", {"revocation.now"}, set())
+    answers.pop(0)
+    again = kit.verify(genuine, bench.context(ocsp_source=source))
+    assert kit.judged(again) == ("invalid", {"revocation.now"}, set())
+    assert again.check("revocation.now").details["live"] is False
+
+
+def test_online_a_held_answer_serves_while_the_responder_is_down(bench, genuine):
+    calls = []
+
+    async def transport(_url, request, _timeout):
+        calls.append(1)
+        if len(calls) > 1:
+            raise kit.Unreachable
+        return bench.ocsp_answer(request)
+
+    source = OcspStatusSource(transport=transport)
+    assert kit.judged(kit.verify(genuine, bench.context(ocsp_source=source))) == (
+        "valid", set(), set())
+    report = kit.verify(genuine, bench.context(ocsp_source=source))
+    assert kit.judged(report) == ("valid", set(), set())
+    assert report.check("revocation.now").details["live"] is False and len(calls) == 2
+    # ...but not once it is past its next update
+    now = dt.datetime.now(dt.UTC)
+    later = kit.verify(genuine, bench.context(ocsp_source=source,
+                                              clock=lambda: now + dt.timedelta(hours=2)))
+    assert kit.judged(later) == UNKNOWN_NOW
+
+
+def test_an_answer_is_fresh_until_its_own_next_update(bench, genuine, pki):
+    """A responder whose answers last three hours: two hours on, offline, still current
+    (freshness is the answer's nextUpdate, not a fixed hour)."""
+    certificates, _ = pki
+    signer, signer_key = _ocsp_signer(pki)
+    answer = kit.responder(certificates.issuing, signer, signer_key,
+                           validity=dt.timedelta(hours=3))
+
+    async def transport(_url, request, _timeout):
+        return answer(request)
+
+    source = OcspStatusSource(transport=transport)
+    assert kit.judged(kit.verify(genuine, bench.context(ocsp_source=source))) == (
+        "valid", set(), set())
+    now = dt.datetime.now(dt.UTC)
+    later = kit.verify(genuine, bench.context(ocsp_source=source, offline=True,
+                                              clock=lambda: now + dt.timedelta(hours=2)))
+    assert kit.judged(later) == ("indeterminate", set(), {"licence.status"})
+
+
+def test_a_synced_counter_offline_until_the_lists_expire(bench, genuine, tmp_path):
+    """After one online check (OCSP answer and status list cached on disk), offline is
+    valid; past the status list's expiry (24 h) and the answer's next update, neither
+    'now' check can be decided."""
+    now = dt.datetime.now(dt.UTC)
+    clock = [now]
+    ocsp_source = OcspStatusSource(transport=_ask(bench), cache_dir=tmp_path / "ocsp")
+    status_source = bench.status_source(clock=lambda: clock[0], cache_dir=tmp_path / "status")
+
+    def context(offline):
+        return bench.context(ocsp_source=ocsp_source, status_source=status_source,
+                             offline=offline, clock=lambda: clock[0])
+
+    assert kit.judged(kit.verify(genuine, context(False))) == ("valid", set(), set())
+    assert kit.judged(kit.verify(genuine, context(True))) == ("valid", set(), set())
+    clock[0] = now + dt.timedelta(hours=25)
+    assert undecided_now(kit.verify(genuine, context(True)))
+
+
 def test_offline_with_nothing_cached(bench, genuine):
     report = kit.verify(genuine, bench.context(offline=True))
     assert undecided_now(report)
