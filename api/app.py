@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from api.auth_oidc import OidcVerifier
@@ -26,6 +27,7 @@ from api.ratelimit import ClientBuckets, RateLimit, RateLimits
 from api.routes import departments, health, licences, me, pages, pki, status, verify
 from certseal.domain import TrustDomain
 from certseal.settings import Settings, load_settings
+from certseal.verification_pool import VerificationPool
 
 DESCRIPTION = """\
 Issuing departments authenticate with `Authorization: Bearer <API key>` (`csk_...`);
@@ -57,16 +59,23 @@ class CertsealApi(FastAPI):
 
 def create_app(settings: Settings, *, domain: TrustDomain | None = None,
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-               rate_limits: RateLimits | None = None) -> FastAPI:
-    """``rate_limits``: per-client limits (api/ratelimit.py); None: the defaults."""
+               rate_limits: RateLimits | None = None,
+               verification_pool: VerificationPool | None = None) -> FastAPI:
+    """``rate_limits``: per-client limits (api/ratelimit.py); None: the defaults.
+    ``domain``, ``verification_pool``: given ones are used and left open; else the app
+    opens its own in the lifespan (after uvicorn's fork) and closes them."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = domain or TrustDomain.open(settings)
         app.state.domain = opened
+        if verification_pool is None:
+            app.state.verification_pool.start_in_background()
         try:
             yield
         finally:
+            if verification_pool is None:
+                await run_in_threadpool(app.state.verification_pool.close)
             if domain is None:
                 opened.close()
 
@@ -78,6 +87,8 @@ def create_app(settings: Settings, *, domain: TrustDomain | None = None,
         lifespan=lifespan,
     )
     app.state.oidc = OidcVerifier.from_settings(settings)
+    # Its workers start with the lifespan (or, unserved, on the first PDF or image).
+    app.state.verification_pool = verification_pool or VerificationPool(settings)
     app.state.metrics = metrics = ServiceMetrics()
     install_error_handlers(app)
     app.include_router(health.router)

@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from certseal.errors import VerificationBusy
+
 log = logging.getLogger("certseal.api")
 PROBLEM = "application/problem+json"
 UNAVAILABLE = "the signing service is unavailable; try again later"
@@ -136,6 +138,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for cls in domain_error_types():
         app.add_exception_handler(cls, _domain_error)
+
+    @app.exception_handler(VerificationBusy)
+    async def _busy(_: Request, exc: VerificationBusy) -> JSONResponse:
+        return problem(503, exc.code, str(exc), headers={"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:

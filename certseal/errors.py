@@ -13,3 +13,13 @@ class HomeExists(CertsealError):
 
 class HomeMissing(CertsealError):
     code = "home_missing"
+
+
+class VerificationBusy(CertsealError):
+    """Every verification worker is busy and the wait for one is full or over."""
+
+    code = "verification_busy"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     # oidc_audience, since an ID token's audience is the client it was issued to.
     oidc_client_id: str | None = None
 
+    # PDF and image verification: a pool of worker processes per server process
+    # (certseal/verification_pool.py). Its memory is bounded by workers x memory_mb.
+    verify_workers: int = Field(default=2, ge=1, le=64)
+    verify_queue: int = Field(default=8, ge=0, le=1000)  # may wait for a worker
+    verify_queue_seconds: float = Field(default=5.0, gt=0, le=300)
+    verify_budget_seconds: float = Field(default=20.0, gt=0, le=600)
+    verify_worker_memory_mb: int = Field(default=448, ge=256, le=1 << 20)
+    verify_worker_max_tasks: int = Field(default=500, ge=0)  # 0: never replaced
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -24,7 +24,7 @@ from cryptography import x509
 from ca.trustlist import SignedTrustList, TrustListError, read_trust_list
 from verify.context import StaticSealDirectory, VerificationContext
 from verify.errors import VerifierNotConfigured
-from verify.limits import DEFAULT_LIMITS
+from verify.limits import DEFAULT_LIMITS, Limits
 from verify.revocation import OcspStatusSource
 from verify.status_lists import StatusListSource
 
@@ -126,7 +126,7 @@ class Verifier:
     def __init__(self, trust_sources: Sequence[TrustSource], cache_dir: Path | None = None,
                  extra_seal_dirs: Sequence[Path] = (),
                  accepted: Sequence[SignedTrustList] = (),
-                 home: Path | None = None) -> None:
+                 home: Path | None = None, limits: Limits = DEFAULT_LIMITS) -> None:
         if not trust_sources and not accepted and home is None:
             raise VerifierNotConfigured(
                 "no trust list: give --home or --trust-list (a published directory, or a "
@@ -145,6 +145,7 @@ class Verifier:
                 "no trust list: give --home or --trust-list (a published directory, or a "
                 "trust-list.jws with its trust-list-signer.pem beside it)")
         self.cache_dir = cache_dir
+        self.limits = limits
         self.ocsp = OcspStatusSource(
             timeout=DEFAULT_LIMITS.ocsp_timeout_seconds,
             cache_dir=cache_dir / "ocsp" if cache_dir else None)
@@ -258,12 +259,14 @@ class Verifier:
         seals = seal_certificates(self._seal_dirs) + self.status_lists.seal_certificates()
         context = VerificationContext(
             trust_lists=self.trust_lists, seal_directory=StaticSealDirectory(seals),
-            certificate_status=self.ocsp, licence_status=self.status_lists, offline=offline)
+            certificate_status=self.ocsp, licence_status=self.status_lists, offline=offline,
+            limits=self.limits)
         self._contexts[offline] = (version, context)
         return context
 
 
-def verifier_for(home: Path | None, trust_lists: Sequence[Path] = ()) -> Verifier:
+def verifier_for(home: Path | None, trust_lists: Sequence[Path] = (),
+                 limits: Limits = DEFAULT_LIMITS) -> Verifier:
     """The set-up ``certseal verify`` uses: the home's accepted lists (its own published
     list and the newest imported list of each region, ``certseal trust-list import``) plus
     each ``--trust-list``."""
@@ -274,4 +277,4 @@ def verifier_for(home: Path | None, trust_lists: Sequence[Path] = ()) -> Verifie
         seal_dirs.append(Path(home) / "published" / "seals")
         cache_dir = Path(home) / "verify-cache"
     return Verifier(sources, cache_dir=cache_dir, extra_seal_dirs=seal_dirs,
-                    home=Path(home) if home is not None else None)
+                    home=Path(home) if home is not None else None, limits=limits)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DomainDep
@@ -15,8 +15,10 @@ async def healthz() -> dict:
 
 
 @router.get("/readyz")
-async def readyz(domain: DomainDep):
+async def readyz(request: Request, domain: DomainDep):
     checks = await run_in_threadpool(domain.readiness)
+    # PDFs and images are verified by the pool's workers, started with the server.
+    checks["verification"] = request.app.state.verification_pool.started
     if not all(checks.values()):
         return problem(503, "not_ready", "a dependency is unavailable", checks=checks)
     return {"status": "ready", "checks": checks}

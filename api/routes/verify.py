@@ -3,22 +3,28 @@ licence itself shows (the holder identifier masked, as in its QR code).
 
 POST /v1/verify takes a multipart upload (field ``file``: a PDF or a PNG/JPEG image), a
 raw body (application/pdf, image/png, image/jpeg), or JSON ``{"qr": "CSL1:..."}``.
+PDFs and images are judged in the verification pool's worker processes
+(certseal/verification_pool.py: 503 with Retry-After when it is full); QR text, a fraction
+of a millisecond, in this process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import weakref
-from typing import Any
+from collections.abc import Awaitable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DomainDep
 from api.errors import ApiError
+from certseal.verification_pool import VerificationPool
 from certseal.verifying import Verifier, verifier_for
 from verify.errors import UnusableInput
-from verify.inputs import verify_blocking
+from verify.inputs import kind_of, verify_blocking
 from verify.limits import DEFAULT_LIMITS
 
 router = APIRouter(tags=["verify"])
@@ -51,8 +57,12 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 async def _input_of(request: Request) -> bytes:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = _content_type(request)
     body = await _body(request)
     if content_type == "application/json":
         try:
@@ -81,12 +91,51 @@ async def _input_of(request: Request) -> bytes:
     return data
 
 
+def get_verification_pool(request: Request) -> VerificationPool:
+    return request.app.state.verification_pool
+
+
+VerificationPoolDep = Annotated[VerificationPool, Depends(get_verification_pool)]
+
+
+async def _verify_here(domain, data: bytes, offline: bool) -> dict:
+    """QR text: a fraction of a millisecond, so it stays in this process (in a thread)."""
+    # Built on first use from files (trust lists, seals): not on the event loop.
+    verifier = await run_in_threadpool(_verifier, domain)
+    context = verifier.context(offline=offline)
+    report = await run_in_threadpool(verify_blocking, data, context)
+    return report.to_json()
+
+
+async def _unless_client_leaves(request: Request, work: Awaitable[dict]) -> dict:
+    """``work``, given up (and its worker stopped) if the client disconnects first, so a
+    flood that leaves does not keep the workers busy for the rest of their budget."""
+    task = asyncio.ensure_future(work)
+    left = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, left}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel()
+        left.cancel()
+    if task.cancelled():
+        raise ApiError(499, "client_closed_request", "the client went away")
+    return task.result()
+
+
+async def _disconnected(request: Request) -> None:
+    # The body has been read: what comes next is the disconnect.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 @router.post(
     "/v1/verify",
     summary="Verify a licence: the sealed PDF, a picture of its QR code, or the QR text",
     responses={200: {"description": "the verification report (see `verdict`)"},
                413: {"description": "upload too large"},
-               422: {"description": "not a licence that can be judged"}},
+               422: {"description": "not a licence that can be judged"},
+               503: {"description": "every verification worker is busy (see Retry-After)"}},
     openapi_extra={"requestBody": {"content": {
         "multipart/form-data": {"schema": {"type": "object", "properties": {
             "file": {"type": "string", "format": "binary"}}}},
@@ -94,14 +143,16 @@ async def _input_of(request: Request) -> bytes:
             "qr": {"type": "string"}}}},
         "application/pdf": {}, "image/png": {}, "image/jpeg": {}}}},
 )
-async def verify(request: Request, domain: DomainDep,
+async def verify(request: Request, domain: DomainDep, pool: VerificationPoolDep,
                  offline: bool = Query(False, description="embedded and cached status only")
                  ) -> dict:
-    data = await _input_of(request)
-    # Built on first use from files (trust lists, seals): not on the event loop.
-    verifier = await run_in_threadpool(_verifier, domain)
-    context = verifier.context(offline=offline)
-    # pyHanko's validation is CPU-bound (tens of ms): it runs, on that thread's own event
-    # loop (kept between requests), in a worker thread so this server's loop never waits.
-    report = await run_in_threadpool(verify_blocking, data, context)
-    return report.to_json()
+    if _content_type(request) == "application/json":
+        return await _verify_here(domain, await _input_of(request), offline)
+    # A place is taken before the upload is read: uploads held in memory are bounded by
+    # the pool's places, and a refused upload is never read (uvicorn discards it).
+    async with pool.place():
+        data = await _input_of(request)
+        if kind_of(data) == "qr-text":
+            return await _verify_here(domain, data, offline)
+        # pyHanko's validation is CPU-bound: it runs in one of the pool's processes.
+        return await _unless_client_leaves(request, pool.verify(data, offline=offline))

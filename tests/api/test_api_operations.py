@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import httpx
 import pytest
@@ -192,10 +193,12 @@ def test_the_json_formatter_writes_one_object_a_line():
     assert entry["level"] == "info" and entry["ts"].endswith("+00:00")
 
 
-def test_readyz_reports_database_and_hsm(served_api):
-    answer = httpx.get(served_api.base_url + "/readyz")
-    assert answer.status_code == 200
-    assert answer.json()["checks"] == {"database": True, "hsm": True}
+def test_readyz_reports_database_hsm_and_verification_pool(served_api):
+    deadline = time.monotonic() + 30  # the pool's workers start beside the server
+    while (answer := httpx.get(served_api.base_url + "/readyz")).status_code != 200:
+        assert time.monotonic() < deadline, answer.text
+        time.sleep(0.1)
+    assert answer.json()["checks"] == {"database": True, "hsm": True, "verification": True}
 
 
 def test_issuance_stores_record_and_pdf_in_one_transaction(served_api, monkeypatch):
