@@ -4,7 +4,7 @@ object (--json) and a PNG chart (bench/out/throughput.png).
     bench/run [--quick] [--json] [--only SECTION[,SECTION...]] [--out DIR]
               [--memory-licences N] [--scale 1000,100000] [--wait-quiet LOAD]
 
-Sections: issuance, api, verification, ocsp, memory, scale, profile (default: all).
+Sections: issuance, api, verification, ocsp, memory, scale, profile, flood (default: all).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-SECTIONS = ("issuance", "api", "verification", "ocsp", "memory", "scale", "profile")
+SECTIONS = ("issuance", "api", "verification", "ocsp", "memory", "scale", "profile",
+            "flood")
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,15 @@ class Plan:
     scale_issues: int = 50
     profile_licences: int = 30
     budget_s: float = 120.0
+    flood_clients: int = 200  # issue 13: 200 concurrent 5 MB verifications, one address
+    flood_seconds: float = 30.0
+    flood_mbps: float = 1000.0  # their uploads together, as through one gigabit link
 
 
 QUICK = Plan(library=15, api_per_level=8, levels=(1, 4, 8), verification=10, ocsp_requests=2_000,
              ocsp_timeout_s=15.0, memory_licences=100, scale_sizes=(1_000, 10_000),
-             scale_issues=10, profile_licences=10, budget_s=15.0)
+             scale_issues=10, profile_licences=10, budget_s=15.0, flood_clients=30,
+             flood_seconds=8.0)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -166,6 +171,9 @@ def run(plan: Plan, only: set[str], *, keep: bool) -> dict:
                 results["memory"] = issuance.memory_run(
                     fresh, under_test.api_key, plan.memory_licences,
                     budget_s=max(plan.budget_s, plan.memory_licences * 1.0))
+        if "flood" in only:
+            log(f"flood: {plan.flood_clients} clients verifying 5 MB PDFs, {plan.flood_seconds} s")
+            results["flood"] = run_flood(under_test, port, plan)
     if "scale" in only:
         log(f"scale: issuance with {plan.scale_sizes} licences stored")
         with bench_domain(keep=keep) as scale_domain:
@@ -198,6 +206,30 @@ def run_ocsp(under_test, server, plan: Plan) -> dict:
                                      min(plan.ocsp_requests, 5000), plan.budget_s)
     return {"baseline_certificates": certificates, **runs,
             **{f"in_process_{k}": v.summary() for k, v in in_process.items()}}
+
+
+def run_flood(under_test, port: int, plan: Plan) -> dict:
+    """A fresh one-worker server on the domain's own port (its certificates' OCSP URL),
+    with the per-client verification limit off: the pool, not the rate limit, is what
+    must hold (an attacker has many addresses)."""
+    import tempfile
+
+    from bench import flood
+    from bench.environment import serving
+    from bench.ocsp import our_request
+    from certs.samples import sample_licence_data
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pdf = Path(tmp) / "flood.pdf"
+        pdf.write_bytes(flood.flood_pdf(under_test.licences["yyzz"].pdf))
+        probes = flood.standard_probes(our_request(under_test), flood.tsa_request(),
+                                       under_test.api_key,
+                                       {"type": "yyzz", "data": sample_licence_data("yyzz")})
+        with serving(under_test.home, port,
+                     env={"CERTSEAL_RATE_LIMIT_VERIFY": "off"}) as server:
+            return flood.run_flood(server.base_url, server.process.pid, pdf, probes,
+                                   clients=plan.flood_clients, seconds=plan.flood_seconds,
+                                   mbps=plan.flood_mbps)
 
 
 def run_api(under_test, server, plan: Plan, workers: int) -> dict:

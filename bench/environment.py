@@ -81,16 +81,17 @@ def _children(pid: int) -> list[int]:
 
 
 @contextlib.contextmanager
-def serving(home: Path, port: int, *, workers: int = 1,
-            start_timeout: float = 60.0) -> Iterator[Server]:
-    """``certseal serve --home HOME --port PORT [--workers N]``, ready on /healthz."""
+def serving(home: Path, port: int, *, workers: int = 1, start_timeout: float = 60.0,
+            env: dict[str, str] | None = None) -> Iterator[Server]:
+    """``certseal serve --home HOME --port PORT [--workers N]``, ready on /readyz (its
+    verification pool started); ``env``: more environment for it."""
     command = [str(CERTSEAL), "serve", "--home", str(home), "--port", str(port)]
     if workers > 1:
         command += ["--workers", str(workers)]
     # One load generator on loopback stands in for a province's many relying parties:
     # the per-client OCSP limit (2,000/s, burst 20,000) would answer most of a full
     # run's 120,000 requests with 429. The limit itself is tested in tests/api.
-    env = {**os.environ, **PIN_ENV, "CERTSEAL_RATE_LIMIT_OCSP": "off"}
+    env = {**os.environ, **PIN_ENV, "CERTSEAL_RATE_LIMIT_OCSP": "off", **(env or {})}
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True, cwd=ROOT)
@@ -103,7 +104,7 @@ def serving(home: Path, port: int, *, workers: int = 1,
                 raise RuntimeError("certseal serve exited: "
                                    + log.read()[-2000:].decode(errors="replace"))
             try:
-                if httpx.get(server.base_url + "/healthz", timeout=1).status_code == 200:
+                if httpx.get(server.base_url + "/readyz", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

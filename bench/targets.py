@@ -101,6 +101,34 @@ def rows_for(r: dict) -> list[Row]:
         rows.append(at_most("RSS growth per worker (warm -> end)", m["growth_pct"], "%",
                             10.0, "< 10%"))
 
+    f = r.get("flood", {})
+    if f:
+        probes, answers = f["probes"], f["flood"]
+        who = f"{f['clients']} clients x {f['pdf_bytes'] / 2**20:.0f} MB verify"
+        ocsp = probes["ocsp"]
+        rows.append(at_most(f"flood ({who}): OCSP p99", ocsp["p99_ms"] if not ocsp["errors"]
+                            else None, "ms", 100.0, "< 100 ms, all answered",
+                            baseline=_get(f, "quiet_probes", "ocsp", "p99_ms"),
+                            baseline_name="same probe, no flood"))
+        for name in ("healthz", "tsa", "issuance"):
+            p = probes[name]
+            rows.append(info(f"  {name} p99 (max {p['max_ms']:.0f} ms, {p['errors']} failed)",
+                             p["p99_ms"], "ms", baseline=_get(f, "quiet_probes", name,
+                                                              "p99_ms"),
+                             baseline_name="no flood"))
+        rows.append(info("  flood verified", f["verified_per_s"], "PDFs/s"))
+        rows.append(info("  flood refused 503", _get(answers, "503", "rate_per_s", default=0),
+                         "answers/s"))
+        longest = max((a["max_ms"] for a in answers.values()), default=None)
+        rows.append(info("  flood's longest answer (upload included)",
+                         longest and longest / 1000, "s"))
+        rows.append(at_most("flood: seconds to idle after the clients left",
+                            f["seconds_to_idle"], "s", 5.0, "within seconds (< 5 s)"))
+        rows.append(at_most("flood: verification pool peak RSS (sum)",
+                            _get(f, "memory_peak", "pool_mb"), "MB", 1024.0, "< 1 GB"))
+        rows.append(info("  server process peak RSS", _get(f, "memory_peak", "server_mb"),
+                         "MB"))
+
     scale = r.get("scale", [])
     if len(scale) >= 2:
         first, last = scale[0], scale[-1]
