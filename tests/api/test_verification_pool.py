@@ -6,6 +6,8 @@ takes its place), a worker's memory is capped, and QR text is judged in the serv
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -69,7 +71,11 @@ def gone(pid: int) -> bool:
 
 
 def without_time(report: dict) -> dict:
-    return {k: v for k, v in report.items() if k not in ("verified_at", "worker_pid")}
+    """The report less what depends on when it was made (and which worker made it)."""
+    checks = [{**c, "details": {k: v for k, v in c["details"].items() if k != "age_seconds"}}
+              for c in report["checks"]]
+    return {**{k: v for k, v in report.items() if k not in ("verified_at", "worker_pid")},
+            "checks": checks}
 
 
 @pytest.mark.parametrize("offline", [True, False])
@@ -180,3 +186,28 @@ def test_qr_text_is_judged_in_the_server_while_every_worker_is_busy(trust_domain
     assert raw_qr.status_code == 503  # a raw upload takes a place before it is read
     assert qr.status_code == 200 and qr.json()["verdict"] == "valid"
     assert "worker_pid" not in qr.json()
+
+
+def test_a_worker_is_replaced_after_its_number_of_verifications(trust_domain):
+    pdf = trust_domain.licences["yyzz"].pdf
+    with served_with_pool(trust_domain, verify_workers=1, verify_worker_max_tasks=2) as url:
+        pids = [post_pdf(url, pdf).json()["worker_pid"] for _ in range(4)]
+    assert pids[0] == pids[1] != pids[2] == pids[3]
+
+
+def test_a_pool_whose_idle_worker_died_starts_again(trust_domain):
+    """pebble gives up on a pool when a worker dies with no task running (it then refuses
+    every task): the next verification starts a new pool."""
+    pdf = trust_domain.licences["yyzz"].pdf
+    with served_with_pool(trust_domain, verify_workers=1) as url:
+        first = post_pdf(url, pdf)
+        worker = first.json()["worker_pid"]
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while not gone(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # pebble's manager notices within its 0.1 s tick
+        after = post_pdf(url, pdf)
+    assert after.status_code == 200, after.text
+    assert after.json()["verdict"] == first.json()["verdict"]
+    assert after.json()["worker_pid"] != worker
