@@ -265,11 +265,13 @@ def licence_envelope(pdf: bytes) -> dict:
 def seal_licence(bench: Bench, *, envelope: dict, qr_text: str,
                  ocsp_responses: tuple[bytes, ...] | None = None,
                  field_name: str | None = None, embed_validation: bool = True,
-                 timestamper=None,
+                 timestamper=None, key=None, certificate: x509.Certificate | None = None,
+                 archive_timestamp: bool = False,
                  before_sealing: Callable[[bytes], bytes] | None = None) -> bytes:
     """What issuance does (render, then PAdES B-LT with the seal key in the HSM, a real
     time-stamp and the validation data embedded), with the QR text, licence data and
-    embedded OCSP answers the test gives: a document the department really sealed.
+    embedded OCSP answers the test gives: a document the department really sealed (or,
+    with ``key`` and ``certificate``, sealed by another key the region certified).
     ``field_name``: the signature field's name; ``before_sealing``: a change to the rendered
     page before it is sealed (so it is part of what the seal signs); without
     ``embed_validation`` the seal is PAdES B-T (no validation data, and so no check of the
@@ -290,14 +292,16 @@ def seal_licence(bench: Bench, *, envelope: dict, qr_text: str,
                                   envelope["issuer_name"], issued_at, qr_text)
     if before_sealing is not None:
         unsigned = before_sealing(unsigned)
+    certificate = certificate or bench.seal_certificate
     validation = gather_validation_material(
-        seal_certificate=bench.seal_certificate, chain=services.chain,
-        ocsp_responder=services.ocsp_respond, crls=services.current_crls(),
+        seal_certificate=certificate, chain=services.chain,
+        ocsp_responder=services.ocsp_respond if key is None else good_answers(bench),
+        crls=services.current_crls(),
         other_certificates=services.service_certificates)
     if ocsp_responses is not None:
         validation = dc.replace(validation, ocsp_responses=ocsp_responses)
-    material = SealMaterial(key=domain.token().private_key(seal.key_label),
-                            certificate=bench.seal_certificate, chain=services.chain,
+    material = SealMaterial(key=key or domain.token().private_key(seal.key_label),
+                            certificate=certificate, chain=services.chain,
                             image_png=seal.image_png, seal_name=seal.name)
     import contextlib
     from unittest import mock
@@ -312,14 +316,16 @@ def seal_licence(bench: Bench, *, envelope: dict, qr_text: str,
                         timestamper=timestamper or services.timestamper,
                         validation=validation if embed_validation else None,
                         reason=f"{licence_type.name} {envelope['licence_id']}",
-                        location=services.region_name, signing_time=issued_at)
+                        location=services.region_name, signing_time=issued_at,
+                        archive_timestamp=archive_timestamp)
 
 
-def seal_ocsp_request(bench: Bench) -> bytes:
+def seal_ocsp_request(bench: Bench, certificate: x509.Certificate | None = None) -> bytes:
     from cryptography.x509 import ocsp
 
     return (ocsp.OCSPRequestBuilder()
-            .add_certificate(bench.seal_certificate, bench.issuing_ca, hashes.SHA1())  # noqa: S303
+            .add_certificate(certificate or bench.seal_certificate, bench.issuing_ca,
+                             hashes.SHA1())  # noqa: S303
             .build().public_bytes(serialization.Encoding.DER))
 
 
@@ -345,3 +351,44 @@ def with_validation_data(bench: Bench, pdf: bytes, ocsp_answers: list[bytes]) ->
         crls=[asn1_crl.CertificateList.load(bench.domain.current_crl_der(name))
               for name in ("issuing", "root")], force_write=True)
     return out.getvalue()
+
+
+def issue_seal_certificate(bench: Bench, key_usage: x509.KeyUsage
+                           ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A software key and a seal certificate for the department, issued by the region's
+    real issuing CA (its key in the HSM), with ``key_usage`` in place of the profile's."""
+    from ca.profiles import EsealProfile, PkiUrls, issue_certificate
+
+    class Profile(EsealProfile):
+        def extensions(self):
+            return [(key_usage, True) if isinstance(ext, x509.KeyUsage) else (ext, critical)
+                    for ext, critical in super().extensions()]
+
+    department = bench.seal_certificate.subject
+    name = department.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
+    region = bench.trust_list.trust_list.region_name
+    key = ec.generate_private_key(ec.SECP256R1())
+    profile = Profile(name, bench.under_test.department_id, region,
+                      urls=PkiUrls(bench.under_test.base_url))
+    certificate = issue_certificate(
+        profile, subject_public_key=key.public_key(),
+        signing_key=bench.domain.token().private_key("issuing-ca"),
+        issuer_certificate=bench.issuing_ca)
+    return key, certificate
+
+
+def key_usage(**bits: bool) -> x509.KeyUsage:
+    names = ("digital_signature", "content_commitment", "key_encipherment",
+             "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign",
+             "encipher_only", "decipher_only")
+    return x509.KeyUsage(**{name: bits.get(name, False) for name in names})
+
+
+def good_answers(bench: Bench) -> Callable[[bytes], bytes]:
+    """The region's real OCSP signer saying "good" of any serial (the test's certificates
+    are not in the CA's records)."""
+    from certseal.domain import KEY_LABELS
+
+    certificates = bench.domain.certificates()
+    return responder(bench.issuing_ca, certificates.ocsp,
+                     bench.domain.token().private_key(KEY_LABELS["ocsp"]))

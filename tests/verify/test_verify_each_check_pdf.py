@@ -310,18 +310,105 @@ def test_an_issuing_ca_withdrawn_before_the_signing_time(bench, genuine):
 
 
 # -- revocation.now (the PDF's embedded answer, offline) -----------------------------------------
-def test_offline_the_embedded_answer_serves_until_its_next_update(bench, genuine):
+@pytest.fixture(scope="module")
+def fresh(bench, envelope, genuine_qr) -> bytes:
+    """A licence sealed now (its embedded OCSP answer is valid one hour from now, however
+    long the session has run)."""
+    return kit.seal_licence(bench, envelope=envelope, qr_text=genuine_qr)
+
+
+def test_offline_the_embedded_answer_serves_until_its_next_update(bench, fresh):
     now = dt.datetime.now(dt.UTC)
 
     def at(delta):
         return bench.context(offline=True, clock=lambda: now + delta)
 
     # Offline this bench has no synced status list: licence.status is undecided.
-    soon = kit.verify(genuine, at(dt.timedelta(minutes=1)))
+    soon = kit.verify(fresh, at(dt.timedelta(minutes=1)))
     assert kit.judged(soon) == ("indeterminate", set(), {"licence.status"})
     assert soon.check("revocation.now").details["source"] == "embedded"
-    late = kit.verify(genuine, at(dt.timedelta(hours=2)))
+    late = kit.verify(fresh, at(dt.timedelta(hours=2)))
     assert kit.judged(late) == ("indeterminate", set(), {"licence.status", "revocation.now"})
+
+
+def test_a_stale_held_answer_gives_way_to_a_fresh_embedded_one(bench, fresh, trust_domain):
+    """The counter's cache holds a "good" past its next update; the document carries a
+    current one: that one is used."""
+    from certseal.domain import KEY_LABELS
+    from verify.revocation import OcspStatusSource
+
+    certificates = trust_domain.domain.certificates()
+    old = kit.responder(certificates.issuing, certificates.ocsp,
+                        trust_domain.domain.token().private_key(KEY_LABELS["ocsp"]),
+                        clock=lambda: dt.datetime.now(dt.UTC) - dt.timedelta(hours=3))
+
+    async def transport(_url, request, _timeout):
+        return old(request)
+
+    source = OcspStatusSource(transport=transport)
+    online = kit.verify(fresh, bench.context(ocsp_source=source))  # caches the stale answer
+    assert kit.judged(online) == ("indeterminate", set(), {"revocation.now"})
+    report = kit.verify(fresh, bench.context(ocsp_source=source, offline=True))
+    assert kit.judged(report) == ("indeterminate", set(), {"licence.status"})
+    assert report.check("revocation.now").details["source"] == "embedded"
+
+
+# -- timestamp.document (PAdES B-LTA) ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def lta(bench, envelope, genuine_qr) -> bytes:
+    return kit.seal_licence(bench, envelope=envelope, qr_text=genuine_qr,
+                            archive_timestamp=True)
+
+
+def test_a_b_lta_licence_passes_with_its_document_time_stamp(bench, lta):
+    report = kit.verify(lta, bench.context())
+    assert kit.judged(report) == VALID
+    assert report.check("timestamp.document").outcome.value == "passed"
+
+
+def test_a_b_lta_licence_whose_tsa_no_list_grants(bench, lta):
+    without_tsa = bench.re_signed_list(lambda tl: dataclasses.replace(tl, services=tuple(
+        s for s in tl.services if s.service_type != "tsa")))
+    report = kit.verify(lta, bench.context(trust_lists=(without_tsa,)))
+    assert kit.judged(report) == ("invalid", {"timestamp.signature", "timestamp.document"},
+                                  set())
+
+
+def test_a_document_time_stamp_by_a_stranger_tsa(bench, fresh):
+    """A forger appends a document time-stamp (allowed after sealing) from a TSA of no
+    accepted list: it must verify and be trusted like the signature's own."""
+    import io
+
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+
+    from seal.timestamping import InProcessTimeStamper
+
+    writer = forge._writer(fresh)
+    out = io.BytesIO()
+    PdfTimeStamper(InProcessTimeStamper(_stranger_tsa().respond)).timestamp_pdf(
+        writer, "sha256", output=out)
+    report = kit.verify(out.getvalue(), bench.context())
+    assert kit.judged(report) == ("invalid", {"timestamp.document"}, set())
+    assert "not trusted" in report.check("timestamp.document").message_en
+
+
+def _stranger_tsa():
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from ca.tsa import TimeStampAuthority
+
+    key, self_signed = kit.stranger_key_and_certificate("伪造时间戳机构")
+    certificate = (x509.CertificateBuilder().subject_name(self_signed.subject)
+                   .issuer_name(self_signed.subject).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(self_signed.not_valid_before_utc)
+                   .not_valid_after(self_signed.not_valid_after_utc)
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]),
+                                  critical=True)
+                   .sign(key, hashes.SHA256()))
+    return TimeStampAuthority(certificate=certificate, chain=[], key=key)
 
 
 # -- licence.validity / licence.status (the PDF) ----------------------------------------------
@@ -339,3 +426,34 @@ def test_a_revoked_licence(bench, trust_domain):
                                         reason="test", actor="operator:test")
     report = kit.verify(issued.pdf, bench.context())
     assert kit.judged(report) == ("invalid", {"licence.status"}, set())
+
+
+# -- certificate.key_usage -----------------------------------------------------------------------
+@pytest.mark.parametrize(("usage", "judged"), [
+    ({"digital_signature": True}, VALID),
+    ({"content_commitment": True}, VALID),
+    # pyHanko's own key usage constraint refuses the chain too
+    ({"key_agreement": True}, ("invalid", {"certificate.key_usage", "chain.trusted"}, set())),
+])
+def test_a_seal_under_a_certificate_of_this_key_usage(bench, envelope, genuine_qr, usage,
+                                                      judged):
+    """Sealed by a key whose certificate the region's issuing CA really issued (same
+    department), with the key usage given; OCSP says good of it, now and when sealed (the
+    validation data added after sealing: pyHanko's signer refuses to embed it for a key
+    not usable for non-repudiation)."""
+    key, certificate = kit.issue_seal_certificate(bench, kit.key_usage(**usage))
+    qr = bench.sign_qr(genuine_qr, status_index=None)  # the genuine seal's QR, no status
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from certs.qr import decode_qr_payload, encode_qr_payload
+
+    claims = dataclasses.replace(decode_qr_payload(qr).claims, kid=kit.kid_of(certificate))
+    qr = encode_qr_payload(claims, lambda m: key.sign(m, ec.ECDSA(hashes.SHA256())))
+    good = kit.good_answers(bench)
+    sealed = kit.seal_licence(bench, envelope=envelope, qr_text=qr, key=key,
+                              certificate=certificate, embed_validation=False)
+    pdf = kit.with_validation_data(bench, sealed,
+                                   [good(kit.seal_ocsp_request(bench, certificate))])
+    report = kit.verify(pdf, bench.context(ocsp=good))
+    assert kit.judged(report) == judged

@@ -116,6 +116,7 @@ def test_a_self_signed_twin_of_the_seal_certificate_in_the_directory(bench, genu
     assert kit.judged(report) == ("invalid", {"chain.trusted", "chain.trust_list"},
                                   {"revocation.now"})
     assert report.check("qr.signature").outcome.value == "passed"
+    assert "issuer is not known" in report.check("revocation.now").message_en
 
 
 _MOMENT = dt.timedelta(microseconds=1)  # the licences were issued seconds after the grant
@@ -347,3 +348,26 @@ def _check_char(first17: str) -> str:
     weights = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
     total = sum(alphabet.index(c) * w for c, w in zip(first17, weights, strict=True))
     return alphabet[(31 - total % 31) % 31]
+
+
+# -- certificate.validity: the key usage of a certificate the region issued ----------------------
+@pytest.mark.parametrize(("usage", "judged"), [
+    ({"key_agreement": True}, ("invalid", {"certificate.validity"}, set())),
+    ({"digital_signature": True}, VALID),
+    ({"content_commitment": True}, VALID),
+])
+def test_a_qr_signed_under_a_certificate_of_this_key_usage(bench, genuine, usage, judged):
+    """A seal certificate the region's issuing CA really issued (to the same department),
+    whose key usage is the one given; no status index, and OCSP says good of it."""
+    key, certificate = kit.issue_seal_certificate(bench, kit.key_usage(**usage))
+    claims = dataclasses.replace(decode_qr_payload(genuine).claims, kid=kit.kid_of(certificate),
+                                 status_index=None)
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from certs.qr import encode_qr_payload
+
+    text = encode_qr_payload(claims, lambda m: key.sign(m, ec.ECDSA(hashes.SHA256())))
+    report = kit.verify(text, bench.context(seals=(certificate,),
+                                            ocsp=kit.good_answers(bench)))
+    assert kit.judged(report) == judged

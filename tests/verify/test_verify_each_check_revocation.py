@@ -158,6 +158,17 @@ def test_a_good_answer_past_its_next_update(bench, genuine, pki):
     assert kit.judged(report) == UNKNOWN_NOW
 
 
+def test_a_revoked_answer_past_its_next_update_still_says_revoked(bench, genuine, pki):
+    """Revocation is final: an out-of-date "revoked" is still a revocation."""
+    certificates, _ = pki
+    signer, signer_key = _ocsp_signer(pki)
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+    report = kit.verify(genuine, bench.context(ocsp=kit.responder(
+        certificates.issuing, signer, signer_key, clock=lambda: long_ago,
+        statuses=kit.SaysAll("revoked", long_ago.replace(microsecond=0)))))
+    assert kit.judged(report) == ("invalid", {"revocation.now"}, set())
+
+
 def test_a_good_answer_from_the_future(bench, genuine, pki):
     """thisUpdate an hour ahead of the counter's clock (beyond the allowed skew)."""
     certificates, _ = pki
