@@ -168,6 +168,22 @@ def test_a_client_that_leaves_frees_its_worker_at_once(trust_domain):
     assert after.json()["worker_pid"] != old_worker and gone(old_worker)
 
 
+def test_a_client_that_leaves_while_waiting_gives_its_place_back(trust_domain):
+    pdf = trust_domain.licences["yyzz"].pdf
+    with served_with_pool(trust_domain, verify_workers=1, verify_queue=1,
+                          verify_queue_seconds=4.0) as url:
+        assert post_pdf(url, pdf).status_code == 200
+        running = in_background(post_pdf, url, pool_kit.scripted(pdf, sleep=2))
+        time.sleep(0.5)
+        with pytest.raises(httpx.ReadTimeout):  # waits for the worker, then leaves
+            post_pdf(url, pdf, timeout=0.5)
+        time.sleep(0.2)
+        waited = post_pdf(url, pdf)  # the waiting place is free again
+        running["thread"].join(10)
+    assert waited.status_code == 200, waited.text
+    assert running["answer"].status_code == 200
+
+
 def test_qr_text_is_judged_in_the_server_while_every_worker_is_busy(trust_domain):
     pdf = trust_domain.licences["zyzgzs"].pdf
     (text,) = qr_texts_of_first_page(pdf, DEFAULT_LIMITS)
