@@ -9,6 +9,7 @@ import re
 import time
 from typing import Any
 
+from certseal import verification_pool
 from certseal.verification_pool import verify_in_worker
 
 _SCRIPT = re.compile(rb"^%certseal-test (sleep|alloc)=(\d+(?:\.\d+)?)\n")
@@ -31,4 +32,6 @@ def scripted_work(data: bytes, offline: bool) -> dict[str, Any]:
         else:
             held = bytearray(int(script[2]) * 1024 * 1024)
             held[-1] = 1
-    return {**verify_in_worker(data, offline), "worker_pid": os.getpid()}
+    settings = verification_pool._worker.settings  # what this worker was given
+    return {**verify_in_worker(data, offline), "worker_pid": os.getpid(),
+            "worker_given_pin": bool(settings.hsm_pin or settings.hsm_so_pin)}

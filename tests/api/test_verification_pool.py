@@ -137,6 +137,19 @@ def test_a_verification_past_its_budget_is_stopped_and_its_worker_replaced(trust
     assert gone(old_worker)
 
 
+def test_a_worker_verifies_without_the_hsm_or_its_pin(trust_domain):
+    pdf = trust_domain.licences["yyzz"].pdf
+    with served_with_pool(trust_domain, verify_workers=1) as url:
+        answer = post_pdf(url, pdf).json()
+        worker = answer["worker_pid"]
+        maps = Path(f"/proc/{worker}/maps").read_text()
+    assert trust_domain.domain.settings.hsm_pin is not None  # the server has one
+    assert answer["checks"] and answer["worker_given_pin"] is False
+    # No PKCS#11 library loaded. (python-pkcs11's Python modules are imported, through
+    # certseal.verifying -> certseal.trust -> certseal.home -> hsm.token.)
+    assert "softhsm" not in maps and "pkcs11" not in maps.lower()
+
+
 def test_a_worker_may_not_use_more_than_its_memory(trust_domain):
     pdf = trust_domain.licences["yyzz"].pdf
     with served_with_pool(trust_domain, verify_workers=1, verify_worker_memory_mb=300) as url:
