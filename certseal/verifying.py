@@ -22,6 +22,7 @@ import httpx
 from cryptography import x509
 
 from ca.trustlist import SignedTrustList, TrustListError, read_trust_list
+from verify.certificates import CertificateFacts
 from verify.context import StaticSealDirectory, VerificationContext
 from verify.errors import VerifierNotConfigured
 from verify.limits import DEFAULT_LIMITS, Limits
@@ -240,7 +241,8 @@ class Verifier:
             if issuer is None:
                 continue
             try:
-                await self.ocsp.status_now(seal, issuer, offline=False, now=now)
+                await self.ocsp.status_now(CertificateFacts(seal), CertificateFacts(issuer),
+                                           offline=False, now=now)
             except Exception as exc:  # a counter syncs what it can; offline says the rest
                 log.warning("status of seal %s not synced: %s", seal.serial_number,
                             type(exc).__name__)

@@ -4,99 +4,41 @@ that chains to a listed root, both ``granted`` at the moment that matters."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.x509.oid import NameOID
-
+from verify.certificates import CertificateFacts
 from verify.context import VerificationContext
-from verify.kept import ByIdentity
-from verify.report import Check, SignerFacts, TrustFacts, failed, passed, undecided
-
-_ORG_ID_PREFIX = "NTRCN-"  # ETSI EN 319 412-1 semantics identifier for a Chinese USCC
+from verify.report import Check, TrustFacts, failed, passed, undecided
 
 
 @dataclass(frozen=True)
 class Placement:
     """Where a certificate's issuer sits in the trust lists (None parts: not found)."""
 
-    issuer: x509.Certificate | None
-    root: x509.Certificate | None
+    issuer: CertificateFacts | None
+    root: CertificateFacts | None
     trust: TrustFacts | None
 
 
-@functools.lru_cache(maxsize=1024)
-def _signer_facts(certificate: x509.Certificate) -> SignerFacts:
-    """What the report says of a signer (read from its certificate alone, so kept)."""
-    def first(oid) -> str | None:
-        values = certificate.subject.get_attributes_for_oid(oid)
-        return str(values[0].value) if values else None
-
-    org_id = first(NameOID.ORGANIZATION_IDENTIFIER)
-    uscc = org_id[len(_ORG_ID_PREFIX):] if org_id and org_id.startswith(_ORG_ID_PREFIX) else None
-    return SignerFacts(
-        department_name=first(NameOID.ORGANIZATION_NAME) or first(NameOID.COMMON_NAME),
-        uscc=uscc,
-        certificate_subject=certificate.subject.rfc4514_string(),
-        certificate_sha256=certificate.fingerprint(hashes.SHA256()).hex(":").upper(),
-        certificate_serial=format(certificate.serial_number, "x"),
-    )
-
-
-signer_facts = ByIdentity(_signer_facts)
-
-
-@functools.lru_cache(maxsize=1024)
-def _subject_text(certificate: x509.Certificate) -> str:
-    """The subject as RFC 4514 text (a fact of the certificate alone, so kept)."""
-    return certificate.subject.rfc4514_string()
-
-
-subject_text = ByIdentity(_subject_text)
-
-
-@functools.lru_cache(maxsize=4096)
-def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
-    """Whether ``parent`` signed ``child``: a fact of the two certificates' bytes alone
-    (certificates hash and compare by DER), so the answer is kept; whether either is
-    trusted is judged afresh from the trust lists of each context."""
-    try:
-        child.verify_directly_issued_by(parent)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
-def place(certificate: x509.Certificate, context: VerificationContext) -> Placement:
+def place(certificate: CertificateFacts, context: VerificationContext) -> Placement:
     """Find the listed issuing CA that signed ``certificate`` and the listed root above it
     (once per certificate and context: it depends on the context's trust lists alone)."""
-    # Keyed by identity first (hashing a certificate hashes its DER), held with the
-    # certificate so the id stays its own; another object of the same certificate (a PDF's
-    # signer, read anew each time) is found by value.
-    held = context.remembered(("placement-of", id(certificate)), lambda: (
-        certificate, context.remembered(("placement", certificate),
-                                        lambda: _place(certificate, context))))
-    if held[0] is certificate:
-        return held[1]
-    return context.remembered(("placement", certificate), lambda: _place(certificate, context))
+    return context.cached(("placement", certificate.der), lambda: _place(certificate, context))
 
 
-def _place(certificate: x509.Certificate, context: VerificationContext) -> Placement:
+def _place(certificate: CertificateFacts, context: VerificationContext) -> Placement:
     for issuing in context.services("issuing-ca"):
-        ca = issuing.service.certificate
-        if not _issued_by(certificate, ca):
+        ca = issuing.facts
+        if not ca.issued(certificate):
             continue
         for root in context.services("root-ca"):
-            if root.trust_list is issuing.trust_list and _issued_by(ca, root.service.certificate):
+            if root.trust_list is issuing.trust_list and root.facts.issued(ca):
                 tl = issuing.trust_list
-                return Placement(ca, root.service.certificate, TrustFacts(
+                return Placement(ca, root.facts, TrustFacts(
                     region_code=tl.region_code, region_name=tl.region_name,
                     trust_list_sequence=tl.sequence_number, trust_list_issued_at=tl.issued_at,
                     trust_list_next_update=tl.next_update,
-                    issuing_ca=ca.subject.rfc4514_string()))
+                    issuing_ca=ca.subject_text))
         return Placement(ca, None, None)
     return Placement(None, None, None)
 
@@ -118,23 +60,16 @@ def trust_list_check(placement: Placement, context: VerificationContext,
                       accepted_regions=[s.trust_list.region_code for s in context.trust_lists])
     issuing = context.granted_at(placement.issuer, "issuing-ca", when)
     root = context.granted_at(placement.root, "root-ca", when)
-    details = {"at": when, "issuing_ca": subject_text(placement.issuer)}
+    details = {"at": when, "issuing_ca": placement.issuer.subject_text}
     if issuing is None or root is None:
         return failed(code, "签发机构在该时间未被信任列表授权",
                       "the issuing CA or its root was not granted in the trust list at "
                       f"{when.isoformat()}", **details)
     tl = issuing.trust_list
-    zh, en = _granted_messages(tl)
-    return passed(code, zh, en, **details, region_code=tl.region_code)
-
-
-def _granted_text(tl) -> tuple[str, str]:
-    return (f"签发机构列于{tl.region_name}信任列表（第{tl.sequence_number}版）",
-            f"issuing CA granted in the trust list of {tl.region_name} "
-            f"({tl.region_code}, sequence {tl.sequence_number})")
-
-
-_granted_messages = ByIdentity(_granted_text)  # per trust list object (frozen)
+    return passed(code, f"签发机构列于{tl.region_name}信任列表（第{tl.sequence_number}版）",
+                  f"issuing CA granted in the trust list of {tl.region_name} "
+                  f"({tl.region_code}, sequence {tl.sequence_number})",
+                  **details, region_code=tl.region_code)
 
 
 def trust_list_freshness(context: VerificationContext, now: dt.datetime) -> Check:
@@ -149,3 +84,20 @@ def trust_list_freshness(context: VerificationContext, now: dt.datetime) -> Chec
                   lists=[f"{s.trust_list.region_code}#{s.trust_list.sequence_number}"
                          for s in context.trust_lists])
 
+
+
+# Interim, until verify/pdf.py moves to CertificateFacts: it passes cryptography objects.
+def _facts(certificate) -> CertificateFacts:
+    return certificate if isinstance(certificate, CertificateFacts) else CertificateFacts(
+        certificate)
+
+
+def signer_facts(certificate):
+    return _facts(certificate).signer
+
+
+_place_facts = place
+
+
+def place(certificate, context: VerificationContext) -> Placement:
+    return _place_facts(_facts(certificate), context)

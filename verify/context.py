@@ -9,19 +9,23 @@ moment that matters (the signing time for a signature, now for "now").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 
 from ca.trustlist import SignedTrustList, TrustList, TrustService
 from certs.qr import kid_of_certificate
+from verify.cache import Cache
+from verify.certificates import CertificateFacts
 from verify.errors import VerifierNotConfigured
 from verify.limits import DEFAULT_LIMITS, Limits
 from verify.revocation import CertificateStatusSource
 from verify.status import LicenceStatusSource
+
+T = TypeVar("T")
 
 
 class SealCertificateDirectory(Protocol):
@@ -49,33 +53,13 @@ class StaticSealDirectory:
 
 TIME_PRECISION = dt.timedelta(seconds=1)
 _LAST_OF_SECOND = TIME_PRECISION - dt.timedelta(microseconds=1)
-MEMO_LIMIT = 4096
 
 
 @dataclass(frozen=True)
 class ListedService:
     service: TrustService
     trust_list: TrustList
-
-
-class TrustListMemo:
-    """Answers worked out from one tuple of trust lists (held here, so its identity is
-    never reused while the answers live). Bounded: documents may bring any number of
-    certificates, and a counter's context lives long."""
-
-    def __init__(self, trust_lists: tuple[SignedTrustList, ...]) -> None:
-        self.trust_lists = trust_lists
-        self._answers: dict[Any, Any] = {}
-
-    def remembered(self, key: Any, work: Callable[[], Any]) -> Any:
-        try:
-            return self._answers[key]
-        except KeyError:
-            pass
-        if len(self._answers) >= MEMO_LIMIT:
-            self._answers.clear()
-        found = self._answers[key] = work()
-        return found
+    facts: CertificateFacts  # of service.certificate
 
 
 @dataclass(frozen=True)
@@ -87,11 +71,12 @@ class VerificationContext:
     offline: bool = False
     limits: Limits = DEFAULT_LIMITS
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
-    # Facts derived from the trust lists alone (services by type, a certificate's place),
-    # worked out once per set of lists. A memo serves only the very tuple of lists it was
-    # built for: a context made with other lists (dataclasses.replace, a reload after an
-    # import or a withdrawal) starts an empty one.
-    memo: TrustListMemo | None = field(default=None, repr=False, compare=False)
+    # Facts worked out from the trust lists, the seal directory and the certificates and
+    # files verification met (a certificate's place, its parsed facts, a stream's decoded
+    # size). It serves only the very tuple of lists it was built for: a context made with
+    # other lists (dataclasses.replace, a reload after an import or a withdrawal) starts
+    # an empty one; a context replaced with another clock or limits keeps it.
+    cache: Cache | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trust_lists", tuple(self.trust_lists))
@@ -99,48 +84,60 @@ class VerificationContext:
             raise VerifierNotConfigured(
                 "no trust list is configured: give --home or --trust-list (a region's "
                 "signed trust-list.jws with its trust-list-signer.pem)")
-        if self.memo is None or self.memo.trust_lists is not self.trust_lists:
-            object.__setattr__(self, "memo", TrustListMemo(self.trust_lists))
+        if self.cache is None or self.cache.scope is not self.trust_lists:
+            object.__setattr__(self, "cache", Cache(scope=self.trust_lists))
 
     def now(self) -> dt.datetime:
         return self.clock()
 
-    def remembered(self, key: Any, work: Callable[[], Any]) -> Any:
-        """``work()`` (a function of the trust lists and ``key`` alone), once per key for
-        these lists."""
-        return self.memo.remembered(key, work)  # type: ignore[union-attr]
+    def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` (a fact of ``key``, this context's trust lists and seal directory,
+        never of the clock), once per key."""
+        return self.cache.cached(key, compute)  # type: ignore[union-attr]
+
+    def certificate(self, der: bytes) -> CertificateFacts:
+        """The one facts object of this DER (ValueError when it is not a certificate)."""
+        return self.cached(("certificate", der), lambda: CertificateFacts.from_der(der))
+
+    def seal_certificate(self, kid: bytes) -> CertificateFacts | None:
+        """The seal certificate the directory knows by this key id."""
+        found = self.cache.get(("seal", kid))  # type: ignore[union-attr]
+        if found is None:
+            certificate = self.seal_directory.by_kid(kid)
+            if certificate is None:
+                return None  # not entered: a flood of unknown ids must not crowd out facts
+            found = self.cached(("seal", kid), lambda: CertificateFacts(certificate))
+        return found
 
     def services(self, service_type: str) -> tuple[ListedService, ...]:
-        return self.remembered(("services", service_type), lambda: tuple(
-            ListedService(s, signed.trust_list)
+        return self.cached(("services", service_type), lambda: tuple(
+            ListedService(s, signed.trust_list, CertificateFacts(s.certificate))
             for signed in self.trust_lists
             for s in signed.trust_list.services_of(service_type)))
 
-    def root_certificates(self) -> tuple[x509.Certificate, ...]:
+    def root_certificates(self) -> tuple[CertificateFacts, ...]:
         """Every root any accepted list has ever listed: pyHanko builds paths to these;
         whether a root was granted at the moment that matters is checked separately."""
-        seen: dict[bytes, x509.Certificate] = {}
+        seen: dict[bytes, CertificateFacts] = {}
         for listed in self.services("root-ca"):
-            cert = listed.service.certificate
-            seen[cert.fingerprint(hashes.SHA256())] = cert
+            seen.setdefault(listed.facts.der, listed.facts)
         return tuple(seen.values())
 
-    def listed(self, certificate: x509.Certificate, service_type: str
+    # Interim, until verify/pdf.py moves to CertificateFacts.
+    def remembered(self, key, compute):
+        if key == "asn1-roots":
+            from asn1crypto import x509 as asn1_x509
+
+            return self.cached(key, lambda: tuple(asn1_x509.Certificate.load(r.der)
+                                                  for r in self.root_certificates()))
+        return self.cached(key, compute)
+
+    def listed(self, certificate: CertificateFacts, service_type: str
                ) -> tuple[ListedService, ...]:
-        # Kept per certificate object (held with its answer, so its id stays its own):
-        # comparing it with every listed certificate compares DER each time.
-        held = self.remembered(("listed", id(certificate), service_type), lambda: (
-            certificate, self._listed(certificate, service_type)))
-        if held[0] is certificate:
-            return held[1]
-        return self._listed(certificate, service_type)
+        return self.cached(("listed", certificate.der, service_type), lambda: tuple(
+            s for s in self.services(service_type) if s.facts.der == certificate.der))
 
-    def _listed(self, certificate: x509.Certificate, service_type: str
-                ) -> tuple[ListedService, ...]:
-        return tuple(s for s in self.services(service_type)
-                     if s.service.certificate == certificate)
-
-    def granted_at(self, certificate: x509.Certificate, service_type: str,
+    def granted_at(self, certificate: CertificateFacts, service_type: str,
                    when: dt.datetime) -> ListedService | None:
         """The first accepted list that has ``certificate`` as a ``service_type`` granted at
         ``when`` (None when no list does).
@@ -150,11 +147,10 @@ class VerificationContext:
         or a licence sealed in the very second of a grant would count as before it."""
         if when.microsecond == 0:
             when = when + _LAST_OF_SECOND
+        if not isinstance(certificate, CertificateFacts):  # interim, verify/pdf.py
+            certificate = CertificateFacts(certificate)
         for listed in self.listed(certificate, service_type):
             if listed.service.status_at(when) == "granted":
                 return listed
         return None
-
-    def issuing_cas(self) -> tuple[x509.Certificate, ...]:
-        return tuple(s.service.certificate for s in self.services("issuing-ca"))
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from cryptography import x509
-
 from certs.qr import QrClaims
+from verify.certificates import CertificateFacts
 from verify.context import VerificationContext
-from verify.kept import ByIdentity
 from verify.report import Check, failed, not_applicable, passed, undecided
 from verify.revocation import CertificateStatusFact, is_fresh, read_ocsp_response
 from verify.status import GOOD_STATUSES, LicenceRef, LicenceStatusFact
@@ -70,7 +68,7 @@ async def licence_status_check(claims: QrClaims, context: VerificationContext) -
     if fact.status not in GOOD_STATUSES:
         return failed(code, f"证照状态为“{fact.status}”", f"the licence is {fact.status}",
                       **details)
-    zh, en = _valid_status_messages(fact)
+    zh, en = _valid_status_text(fact)
     return passed(code, zh, en, **details)
 
 
@@ -82,16 +80,16 @@ def _valid_status_text(fact: LicenceStatusFact) -> tuple[str, str]:
                else f"the status list synced as of {fact.as_of.isoformat()}"))
 
 
-# Per fact object (frozen; a synced list's answer is one object while its file is unchanged).
-_valid_status_messages = ByIdentity(_valid_status_text)
-
-
-async def revocation_now_check(certificate: x509.Certificate, issuer: x509.Certificate | None,
+async def revocation_now_check(certificate: CertificateFacts, issuer: CertificateFacts | None,
                                context: VerificationContext,
                                embedded_ocsp: tuple[bytes, ...] = ()) -> Check:
     """Live OCSP online; offline (or when the responder cannot be reached) an answer from
     the cache or embedded in the document, as long as it is still within its validity."""
     code = "revocation.now"
+    from cryptography import x509  # interim, verify/pdf.py
+
+    if isinstance(certificate, x509.Certificate):
+        certificate = CertificateFacts(certificate)
     if issuer is None:
         return undecided(code, "无法确定签章证书的签发机构", "the seal certificate's issuer "
                          "is not known, so its status cannot be asked")
@@ -101,7 +99,7 @@ async def revocation_now_check(certificate: x509.Certificate, issuer: x509.Certi
     fact = await context.certificate_status.status_now(
         certificate, issuer, offline=context.offline, now=now)
     if fact is None or (fact.status == "good" and not fact.live and not is_fresh(fact, now)):
-        fact = _embedded_answer(embedded_ocsp, certificate, issuer, now) or fact
+        fact = _embedded_answer(embedded_ocsp, certificate, issuer, context, now) or fact
     if fact is not None and fact.status == "good" and not is_fresh(fact, now):
         return undecided(code, "缓存的证书状态已过期，无法判断签章证书当前是否有效",
                          "the only known certificate status is out of date: cannot tell "
@@ -123,7 +121,7 @@ async def revocation_now_check(certificate: x509.Certificate, issuer: x509.Certi
     if fact.status != "good":
         return failed(code, "证书状态服务不认识该签章证书",
                       "the OCSP responder does not know the seal certificate", **details)
-    zh, en = _not_revoked_messages(fact)
+    zh, en = _not_revoked_text(fact)
     return passed(code, zh, en, **details)
 
 
@@ -143,14 +141,15 @@ def _not_revoked_text(fact: CertificateStatusFact) -> tuple[str, str]:
                if origin and not fact.live else live_en))
 
 
-# Per fact object (frozen; a held answer's fact is one object while its bytes are unchanged).
-_not_revoked_messages = ByIdentity(_not_revoked_text)
-
-
-def _embedded_answer(responses: tuple[bytes, ...], certificate: x509.Certificate,
-                     issuer: x509.Certificate, now: dt.datetime) -> CertificateStatusFact | None:
+def _embedded_answer(responses: tuple[bytes, ...], certificate: CertificateFacts,
+                     issuer: CertificateFacts, context: VerificationContext, now: dt.datetime
+                     ) -> CertificateStatusFact | None:
     for der in responses:
-        fact = read_ocsp_response(der, certificate, issuer, live=False, source="embedded")
+        # What an answer's bytes say of these two certificates is a fact of the three (the
+        # same answer comes embedded in every copy of a licence); freshness is judged here.
+        fact = context.cached(("embedded-ocsp", der, certificate.der, issuer.der),
+                              lambda der=der: read_ocsp_response(
+                                  der, certificate, issuer, live=False, source="embedded"))
         if fact is not None and (fact.status != "good" or is_fresh(fact, now)):
             return fact
     return None

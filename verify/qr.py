@@ -8,17 +8,14 @@ payload's licence data for the clerk to compare with the paper.
 
 from __future__ import annotations
 
-import datetime as dt
-
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certs.errors import QrPayloadError
 from certs.qr import DecodedQrPayload, decode_qr_payload, verify_qr_signature
-from verify.chain import place, signer_facts, trust_list_check, trust_list_freshness
+from verify.certificates import CertificateFacts
+from verify.chain import place, trust_list_check, trust_list_freshness
 from verify.context import VerificationContext
 from verify.errors import UnusableInput
-from verify.kept import ByIdentity
 from verify.licence import (
     licence_status_check,
     licence_view,
@@ -56,7 +53,7 @@ async def verify_qr_text(text: str, context: VerificationContext) -> Verificatio
                                   offline=context.offline, licence=licence_view(claims),
                                   signer=signer, trust=trust)
 
-    certificate = context.seal_directory.by_kid(decoded.kid)
+    certificate = context.seal_certificate(decoded.kid)
     if certificate is None:
         # Not proof of forgery: a genuine licence of a region or department this counter
         # has not synced looks the same. Nothing can be judged, so nothing is valid.
@@ -81,7 +78,7 @@ async def verify_qr_text(text: str, context: VerificationContext) -> Verificatio
                              "the seal certificate chains to a root of an accepted trust list"))
     checks.append(trust_list_check(placement, context, claims.issued_at))
     checks.append(certificate_validity_check(certificate, claims))
-    facts = signer_facts(certificate)
+    facts = certificate.signer
     if facts.uscc != claims.issuer_uscc:
         checks.append(failed("qr.issuer_matches", "二维码中的签发机构与签章证书不符",
                              "the issuer in the QR is not the seal certificate's holder",
@@ -95,8 +92,10 @@ async def verify_qr_text(text: str, context: VerificationContext) -> Verificatio
     return report(facts, placement.trust)
 
 
-def signature_check(decoded: DecodedQrPayload, certificate: x509.Certificate) -> Check:
-    key = certificate.public_key()
+def signature_check(decoded: DecodedQrPayload, certificate: CertificateFacts) -> Check:
+    if not isinstance(certificate, CertificateFacts):  # interim, verify/pdf.py
+        certificate = CertificateFacts(certificate)
+    key = certificate.public_key
     if isinstance(key, ec.EllipticCurvePublicKey) and verify_qr_signature(decoded, key):
         return passed("qr.signature", "二维码签名有效", "the QR signature verifies")
     return failed("qr.signature", "二维码签名无效（内容被篡改或非该机构签发）",
@@ -104,24 +103,11 @@ def signature_check(decoded: DecodedQrPayload, certificate: x509.Certificate) ->
                   "by this seal")
 
 
-def _validity_facts(certificate: x509.Certificate) -> tuple[dt.datetime, dt.datetime, bool]:
-    """Validity period and whether the key may sign: facts of the certificate alone
-    (cryptography parses them anew on every access)."""
-    try:
-        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
-        usable = usage.digital_signature or usage.content_commitment
-    except x509.ExtensionNotFound:
-        usable = False
-    return certificate.not_valid_before_utc, certificate.not_valid_after_utc, usable
-
-
-_validity_of = ByIdentity(_validity_facts)
-
-
-def certificate_validity_check(certificate: x509.Certificate, claims) -> Check:
+def certificate_validity_check(certificate: CertificateFacts, claims) -> Check:
     code = "certificate.validity"
     when = claims.issued_at
-    not_before, not_after, usable = _validity_of(certificate)
+    not_before, not_after = certificate.validity
+    usable = certificate.may_sign
     details = {"not_before": not_before, "not_after": not_after, "issued_at": when}
     if not not_before <= when <= not_after:
         return failed(code, "签发时签章证书不在有效期内",

@@ -9,7 +9,6 @@ counters run without sockets.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import logging
 import os
@@ -28,7 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
-from verify.kept import ByIdentity
+from verify.cache import Cache
+from verify.certificates import CertificateFacts, spki_key_of
 
 if TYPE_CHECKING:
     from verify.crl import CrlTransport
@@ -53,7 +53,7 @@ class CertificateStatusFact:
 
 
 class CertificateStatusSource(Protocol):
-    async def status_now(self, certificate: x509.Certificate, issuer: x509.Certificate,
+    async def status_now(self, certificate: CertificateFacts, issuer: CertificateFacts,
                          *, offline: bool, now: dt.datetime) -> CertificateStatusFact | None:
         ...
 
@@ -79,22 +79,20 @@ class OcspStatusSource:
         self._transport = transport
         self._timeout = timeout
         self._cache_dir = cache_dir
-        self._memory: dict[str, tuple[bytes, int]] = {}  # answer, when stored (ns)
-        self._disk = HeldFiles()
         self._crl_transport = crl_transport
-        self._paths: dict[str, Path] = {}
-        # The fact last read from a held answer, per cache key, with the very objects it
-        # was read from: the same bytes object comes back while the file is unchanged.
-        self._read: dict[str, tuple[bytes, x509.Certificate, x509.Certificate,
-                                    CertificateStatusFact | None]] = {}
+        # Answers this process fetched: name -> (answer, when stored in ns).
+        self._memory = Cache()
+        self._disk = HeldFiles()
+        # What a held answer says of a certificate and its issuer, per (answer, both DERs).
+        self._facts = Cache()
 
-    async def status_now(self, certificate: x509.Certificate, issuer: x509.Certificate,
+    async def status_now(self, certificate: CertificateFacts, issuer: CertificateFacts,
                          *, offline: bool, now: dt.datetime) -> CertificateStatusFact | None:
-        key = _cache_key(certificate)
+        key = certificate.sha256.hex()
         cached = self._cached(key)
         held = None
         if cached is not None:
-            held = self._read_held(key, cached, certificate, issuer)
+            held = self._read_held(cached, certificate, issuer)
             if held is not None and (offline or held.status == "revoked"):
                 return held
         if offline:
@@ -107,25 +105,21 @@ class OcspStatusSource:
             fact = await self._ask_crl(certificate, issuer, now)
         return fact
 
-    def _read_held(self, key: str, cached: bytes, certificate: x509.Certificate,
-                   issuer: x509.Certificate) -> CertificateStatusFact | None:
-        last = self._read.get(key)
-        if (last is not None and last[0] is cached and last[1] is certificate
-                and last[2] is issuer):
-            return last[3]
-        fact = read_ocsp_response(cached, certificate, issuer, live=False, source="cache")
-        if len(self._read) >= 4096:
-            self._read.clear()
-        self._read[key] = (cached, certificate, issuer, fact)
-        return fact
+    def _read_held(self, cached: bytes, certificate: CertificateFacts,
+                   issuer: CertificateFacts) -> CertificateStatusFact | None:
+        # The same bytes object comes back while the file is unchanged, so its hash is
+        # computed once.
+        return self._facts.cached((cached, certificate.der, issuer.der), lambda: (
+            read_ocsp_response(cached, certificate, issuer, live=False, source="cache")))
 
-    async def _ask_ocsp(self, certificate: x509.Certificate, issuer: x509.Certificate,
+    async def _ask_ocsp(self, certificate: CertificateFacts, issuer: CertificateFacts,
                         key: str) -> CertificateStatusFact | None:
-        url = ocsp_url(certificate)
+        url = ocsp_url(certificate.certificate)
         if url is None:
             return None
         request = (ocsp.OCSPRequestBuilder()
-                   .add_certificate(certificate, issuer, hashes.SHA1())  # noqa: S303 - an id
+                   .add_certificate(certificate.certificate, issuer.certificate,
+                                    hashes.SHA1())  # noqa: S303 - an identifier
                    .build().public_bytes(serialization.Encoding.DER))
         try:
             answer = await self._transport(url, request, self._timeout)
@@ -137,31 +131,32 @@ class OcspStatusSource:
             self._store(key, answer)
         return fact
 
-    async def _ask_crl(self, certificate: x509.Certificate, issuer: x509.Certificate,
+    async def _ask_crl(self, certificate: CertificateFacts, issuer: CertificateFacts,
                        now: dt.datetime) -> CertificateStatusFact | None:
         """The issuer's CRL: a cached one while it is current, else fetched (and cached
         when it is the issuer's and verifies)."""
         from verify import crl as crls
 
         fetch = self._crl_transport or crls.http_get_crl
-        for url in crls.crl_urls(certificate):
-            key = hashlib.sha256(url.encode() + _spki_key(issuer)).hexdigest()
+        for url in crls.crl_urls(certificate.certificate):
+            key = hashlib.sha256(url.encode() + issuer.spki_key).hexdigest()
             cached = self._cached(key, suffix="crl", limit=crls.MAX_CRL_BYTES)
             if cached is not None:
-                crl = crls.load_issuer_crl(cached, issuer)
+                crl = crls.load_issuer_crl(cached, issuer.certificate)
                 if crl is not None and crls.is_current(crl, now):
-                    return crls.status_from_crl(crl, certificate, now, live=False, url=url)
+                    return crls.status_from_crl(crl, certificate.certificate, now, live=False,
+                                                url=url)
             try:
                 der = await fetch(url, self._timeout)
             except Exception as exc:  # network failures of every kind: try the next point
                 log.info("CRL %s unreachable: %s", url, type(exc).__name__)
                 continue
-            crl = crls.load_issuer_crl(der, issuer)
+            crl = crls.load_issuer_crl(der, issuer.certificate)
             if crl is None:
                 log.info("CRL %s unusable: not the issuer's, or its signature fails", url)
                 continue
             self._store(key, der, suffix="crl")
-            fact = crls.status_from_crl(crl, certificate, now, live=True, url=url)
+            fact = crls.status_from_crl(crl, certificate.certificate, now, live=True, url=url)
             if fact is not None:
                 return fact
         return None
@@ -173,18 +168,13 @@ class OcspStatusSource:
         name = f"{key}.{suffix}"
         mine = self._memory.get(name)
         if self._cache_dir is not None:
-            path = self._paths.get(name)
-            if path is None:
-                if len(self._paths) >= 4096:
-                    self._paths.clear()
-                path = self._paths[name] = self._cache_dir / name
-            on_disk = self._disk.read(path, limit)
+            on_disk = self._disk.read(self._cache_dir / name, limit)
             if on_disk is not None and (mine is None or on_disk[1] > mine[1]):
                 return on_disk[0]
         return mine[0] if mine is not None else None
 
     def _store(self, key: str, answer: bytes, *, suffix: str = "ocsp") -> None:
-        self._memory[f"{key}.{suffix}"] = (answer, time.time_ns())
+        self._memory.put(f"{key}.{suffix}", (answer, time.time_ns()))
         if self._cache_dir is not None:
             try:
                 self._cache_dir.mkdir(parents=True, exist_ok=True)
@@ -193,7 +183,7 @@ class OcspStatusSource:
                 log.info("%s cache not written: %s", suffix.upper(), exc)
             else:
                 # What was just written is this process's own answer: mine, not newer.
-                self._memory[f"{key}.{suffix}"] = (answer, time.time_ns())
+                self._memory.put(f"{key}.{suffix}", (answer, time.time_ns()))
 
 
 def ocsp_url(certificate: x509.Certificate) -> str | None:
@@ -209,7 +199,7 @@ def ocsp_url(certificate: x509.Certificate) -> str | None:
     return None
 
 
-def read_ocsp_response(der: bytes, certificate: x509.Certificate, issuer: x509.Certificate,
+def read_ocsp_response(der: bytes, certificate: CertificateFacts, issuer: CertificateFacts,
                        *, live: bool, source: str) -> CertificateStatusFact | None:
     """The status an OCSP response gives for ``certificate``; None unless the response is
     well-formed, about this certificate and signed by the issuer or its delegated responder."""
@@ -222,21 +212,18 @@ def read_ocsp_response(der: bytes, certificate: x509.Certificate, issuer: x509.C
                                  revoked_at=revoked_at, reason=reason)
 
 
-@functools.lru_cache(maxsize=1024)
-def _ocsp_says(der: bytes, certificate: x509.Certificate, issuer: x509.Certificate
+def _ocsp_says(der: bytes, certificate: CertificateFacts, issuer: CertificateFacts
                ) -> tuple[str, dt.datetime, dt.datetime | None, dt.datetime | None,
                           str | None] | None:
-    """What the response's bytes say, checked against these two certificates: a fact of
-    the three alone (no clock), so kept per (response, certificate, issuer); whether the
-    answer is still fresh is judged by the caller every time. A cached answer held on
-    disk is re-checked whenever its bytes differ."""
+    """What the response's bytes say, checked against these two certificates (no clock:
+    whether the answer is still fresh is judged by the caller every time)."""
     try:
         response = ocsp.load_der_ocsp_response(der)
         if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
             return None
-        if response.serial_number != certificate.serial_number:
+        if response.serial_number != certificate.certificate.serial_number:
             return None
-        expected_key_hash = hashlib.new(response.hash_algorithm.name, _spki_key(issuer)).digest()
+        expected_key_hash = hashlib.new(response.hash_algorithm.name, issuer.spki_key).digest()
         if response.issuer_key_hash != expected_key_hash:
             return None
         signer = _response_signer(response, issuer)
@@ -265,20 +252,19 @@ class HeldFiles:
     counter's sync) may rewrite them at any time, and one stat a look notices it."""
 
     def __init__(self, limit: int = 4096) -> None:
-        self._held: dict[Path, tuple[tuple[int, int, int], bytes]] = {}
-        self._limit = limit
+        self._files = Cache(limit)  # path -> ((inode, size, mtime), bytes)
 
     def read(self, path: Path, max_bytes: int) -> tuple[bytes, int] | None:
         """The file's bytes and modification time (ns), or None."""
         try:
             stat = os.stat(path)
         except OSError:
-            self._held.pop(path, None)
+            self._files.pop(path)
             return None
         if not S_ISREG(stat.st_mode) or stat.st_size > max_bytes:
             return None
         version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        held = self._held.get(path)
+        held = self._files.get(path)
         if held is not None and held[0] == version:
             return held[1], stat.st_mtime_ns
         try:
@@ -287,39 +273,19 @@ class HeldFiles:
             return None
         if len(data) != stat.st_size:  # rewritten while read: use it, keep nothing
             return (data, stat.st_mtime_ns) if len(data) <= max_bytes else None
-        if len(self._held) >= self._limit:
-            self._held.clear()
-        self._held[path] = (version, data)
+        self._files.put(path, (version, data))
         return data, stat.st_mtime_ns
 
 
-@functools.lru_cache(maxsize=1024)
-def _fingerprint_hex(certificate: x509.Certificate) -> str:
-    return certificate.fingerprint(hashes.SHA256()).hex()
-
-
-_cache_key = ByIdentity(_fingerprint_hex)
-
-
-@functools.lru_cache(maxsize=1024)
-def _spki_key(certificate: x509.Certificate) -> bytes:
-    """The BIT STRING contents of the subjectPublicKey (what OCSP's issuerKeyHash hashes)."""
-    from asn1crypto import keys
-
-    spki = certificate.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]
-
-
-def _response_signer(response: ocsp.OCSPResponse, issuer: x509.Certificate
+def _response_signer(response: ocsp.OCSPResponse, issuer: CertificateFacts
                      ) -> x509.Certificate | None:
-    if _responder_is(response, issuer):
-        return issuer
+    if _responder_is(response, issuer.certificate, issuer.spki_key):
+        return issuer.certificate
     for candidate in response.certificates:
         if not _responder_is(response, candidate):
             continue
         try:
-            candidate.verify_directly_issued_by(issuer)
+            candidate.verify_directly_issued_by(issuer.certificate)
             eku = candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
             continue
@@ -328,10 +294,13 @@ def _response_signer(response: ocsp.OCSPResponse, issuer: x509.Certificate
     return None
 
 
-def _responder_is(response: ocsp.OCSPResponse, certificate: x509.Certificate) -> bool:
+def _responder_is(response: ocsp.OCSPResponse, certificate: x509.Certificate,
+                  spki_key: bytes | None = None) -> bool:
     if response.responder_name is not None:
         return response.responder_name == certificate.subject
-    return response.responder_key_hash == hashlib.sha1(_spki_key(certificate)).digest()  # noqa: S324
+    if spki_key is None:
+        spki_key = spki_key_of(certificate)
+    return response.responder_key_hash == hashlib.sha1(spki_key).digest()  # noqa: S324
 
 
 def _signature_ok(signer: x509.Certificate, response: ocsp.OCSPResponse) -> bool:

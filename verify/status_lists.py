@@ -19,6 +19,8 @@ from cryptography import x509
 
 from certs.errors import CertsError
 from certs.status_list import INVALID, SUSPENDED, VALID, StatusList, read_status_list
+from verify.cache import Cache
+from verify.certificates import CertificateFacts
 from verify.status import LicenceRef, LicenceStatusFact
 
 log = logging.getLogger("verify.status_lists")
@@ -63,13 +65,8 @@ class StatusListSource:
         self._fetch = fetch
         self._timeout = timeout
         self._clock = clock
-        self._live: dict[str, tuple[StatusList, dt.datetime]] = {}
-        self._read_cache: dict[Path, tuple[tuple, StatusList]] = {}
-        self._paths: dict[str, Path] = {}
-        self._synced_facts: dict[tuple, tuple[StatusList, LicenceStatusFact | None]] = {}
-        # The issuing CAs last asked for, held (so its identity is not reused) with their
-        # set: the same sequence object comes back while the trust lists are unchanged.
-        self._ca_set: tuple[Sequence[x509.Certificate], frozenset] = ((), frozenset())
+        self._live = Cache()  # uscc -> (list fetched, when)
+        self._synced_lists = Cache()  # path -> _SyncedList
 
     async def status_of(self, ref: LicenceRef, *, offline: bool) -> LicenceStatusFact | None:
         if ref.status_index is None or not _USCC.match(ref.issuer_uscc):
@@ -83,17 +80,10 @@ class StatusListSource:
         synced = self._synced(ref.issuer_uscc)
         if synced is None:
             return None
-        # What a verified list says of a licence is a fact of the two (the list object is
-        # replaced whenever its file changes), kept with the very list it came from.
-        key = (ref.issuer_uscc, ref.status_index, ref.issued_at)
-        held = self._synced_facts.get(key)
-        if held is not None and held[0] is synced:
-            return held[1]
-        fact = self._fact(synced, ref, live=False, source="synced status list")
-        if len(self._synced_facts) >= 4096:
-            self._synced_facts.clear()
-        self._synced_facts[key] = (synced, fact)
-        return fact
+        # What a verified list says of a licence is a fact of the two, kept with the list
+        # (a new one is read whenever its file changes).
+        return synced.facts.cached((ref.status_index, ref.issued_at), lambda: self._fact(
+            synced.status_list, ref, live=False, source="synced status list"))
 
     def _fact(self, status_list: StatusList, ref: LicenceRef, *, live: bool,
               source: str) -> LicenceStatusFact | None:
@@ -128,35 +118,24 @@ class StatusListSource:
         status_list = self._read(text, uscc)
         if status_list is None:
             return None
-        self._live[uscc] = (status_list, now)
+        self._live.put(uscc, (status_list, now))
         if self._cache_dir is not None:
             try:
                 self._cache_dir.mkdir(parents=True, exist_ok=True)
                 path = self._cache_dir / f"{uscc}.jwt"
                 path.write_text(text.strip(), encoding="ascii")
                 # Read again on the next look even if the rewrite kept size and mtime.
-                self._read_cache.pop(path, None)
+                self._synced_lists.pop(path)
             except OSError as exc:
                 log.info("status list not cached: %s", exc)
         return status_list, url
 
-    def _synced(self, uscc: str) -> StatusList | None:
+    def _synced(self, uscc: str) -> _SyncedList | None:
         if self._cache_dir is None:
             return None
-        path = self._paths.get(uscc)
-        if path is None:
-            if len(self._paths) >= 4096:
-                self._paths.clear()
-            path = self._paths[uscc] = self._cache_dir / f"{uscc}.jwt"
-        return self._synced_file(path, uscc)
+        return self._synced_file(self._cache_dir / f"{uscc}.jwt", uscc)
 
-    def _issuing_ca_set(self) -> frozenset:
-        cas = self._issuing_cas()
-        if cas is not self._ca_set[0]:
-            self._ca_set = (cas, frozenset(cas))
-        return self._ca_set[1]
-
-    def _synced_file(self, path: Path, uscc: str) -> StatusList | None:
+    def _synced_file(self, path: Path, uscc: str) -> _SyncedList | None:
         """A synced list, verified once per version of its file (a counter checks many
         QR codes against the same lists: re-verifying the JWT each time dominated)."""
         try:
@@ -165,17 +144,21 @@ class StatusListSource:
             return None
         if stat.st_size > MAX_STATUS_LIST_BYTES:
             return None
-        # The file's version and the issuing CAs it was checked against (trust lists move).
-        version = (stat.st_mtime_ns, stat.st_size, self._issuing_ca_set())
-        held = self._read_cache.get(path)
-        if held is not None and held[0] == version and self._clock() < held[1].expires_at:
-            return held[1]
+        # The file's version and the issuing CAs it was checked against (trust lists move;
+        # the same tuple comes back while they do not, which compares at once).
+        version = (stat.st_mtime_ns, stat.st_size)
+        cas = tuple(self._issuing_cas())
+        held = self._synced_lists.get(path)
+        if (held is not None and held.version == version and held.issuing_cas == cas
+                and self._clock() < held.status_list.expires_at):
+            return held
         status_list = self._read(path.read_text(encoding="ascii", errors="replace"), uscc)
         if status_list is None:
-            self._read_cache.pop(path, None)
-        else:
-            self._read_cache[path] = (version, status_list)
-        return status_list
+            self._synced_lists.pop(path)
+            return None
+        held = _SyncedList(version, cas, status_list)
+        self._synced_lists.put(path, held)
+        return held
 
     def _read(self, text: str, uscc: str) -> StatusList | None:
         try:
@@ -183,9 +166,7 @@ class StatusListSource:
         except (CertsError, ValueError) as exc:
             log.info("status list of %s refused: %s", uscc, exc)
             return None
-        from verify.chain import signer_facts
-
-        if signer_facts(status_list.signer).uscc != uscc:
+        if CertificateFacts(status_list.signer).signer.uscc != uscc:
             log.info("status list for %s is signed by another department", uscc)
             return None
         return status_list
@@ -201,7 +182,18 @@ class StatusListSource:
         found = [held[0].signer for held in self._live.values()]
         if self._cache_dir is not None and self._cache_dir.is_dir():
             for path in sorted(self._cache_dir.glob("*.jwt"))[:1000]:
-                status_list = self._synced_file(path, path.stem)
-                if status_list is not None:
-                    found.append(status_list.signer)
+                synced = self._synced_file(path, path.stem)
+                if synced is not None:
+                    found.append(synced.status_list.signer)
         return found
+
+
+class _SyncedList:
+    """A synced list as read from one version of its file, with what it says of licences."""
+
+    def __init__(self, version: tuple[int, int], issuing_cas: tuple,
+                 status_list: StatusList) -> None:
+        self.version = version
+        self.issuing_cas = issuing_cas
+        self.status_list = status_list
+        self.facts = Cache(1024)  # (status index, issued at) -> LicenceStatusFact | None
