@@ -61,16 +61,21 @@ def _read_input(value: str) -> bytes:
 def cmd_verify(args: argparse.Namespace) -> int:
     """Prints the report itself; its exit status says the verdict."""
     from certseal.cli import CliError
+    from certseal.settings import VerifierSettings, load_settings
     from certseal.verifying import verifier_for
+    from verify import accel
     from verify.errors import VerifyError
     from verify.inputs import verify_blocking
 
     data = _read_input(args.input)
     home = args.home or (Path(os.environ["CERTSEAL_HOME"])
                          if os.environ.get("CERTSEAL_HOME") else None)
+    settings = load_settings(home) if home is not None else VerifierSettings()
     try:
-        context = verifier_for(home, args.trust_list).context(offline=args.offline)
-        report = verify_blocking(data, context)
+        # This process only verifies: the accelerator may be in place while it does.
+        with accel.accelerated(settings.verify_accelerator):
+            context = verifier_for(home, args.trust_list).context(offline=args.offline)
+            report = verify_blocking(data, context)
     except VerifyError as exc:
         raise CliError(str(exc), exc.code, EXIT_UNUSABLE) from exc
     body = report.to_json()

@@ -43,7 +43,17 @@ def default_softhsm_module() -> Path:
     return Path(DEFAULT_SOFTHSM_MODULES[0])
 
 
-class Settings(BaseSettings):
+class VerifierSettings(BaseSettings):
+    """What verification alone reads: ``certseal verify`` may run without a home."""
+
+    model_config = SettingsConfigDict(env_prefix="CERTSEAL_", extra="ignore")
+
+    # The guarded speed-ups of pyHanko's and asn1crypto's readers (verify/accel), installed
+    # in processes that only verify; off (CERTSEAL_VERIFY_ACCELERATOR=off): as shipped.
+    verify_accelerator: bool = True
+
+
+class Settings(VerifierSettings):
     model_config = SettingsConfigDict(env_prefix="CERTSEAL_", extra="ignore")
 
     home: Path

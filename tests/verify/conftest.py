@@ -1,15 +1,51 @@
 """Fixtures for the verifier's tests: verifiers set up the way a counter is (the region's
 published directory only: trust list, its pinned signer, seal certificates), over genuine
-licences issued by the shared trust domain."""
+licences issued by the shared trust domain.
+
+``verify_offline`` and ``verify_synced_offline`` judge every input twice, with pyHanko and
+asn1crypto as shipped and with the accelerator (verify/accel), on one clock and with the
+context's cache emptied before each, and fail unless both give the same report (or the
+same error); the accelerated report is the one returned."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
 from certseal.verifying import Verifier, trust_source
+from verify import accel
 from verify.inputs import verify_bytes
+
+
+def _outcome(data: bytes, context):
+    context.cache.clear()
+    try:
+        return asyncio.run(verify_bytes(data, context)), None
+    except Exception as exc:  # compared, then raised again
+        return None, exc
+
+
+def judged_both_ways(data: bytes, context):
+    """The report of ``data``, the same with the accelerator off and on."""
+    moment = context.now()
+    context = dataclasses.replace(context, clock=lambda: moment)
+    assert accel.installed() is None and accel.shipped()
+    shipped, shipped_error = _outcome(data, context)
+    with accel.accelerated(True) as on:
+        assert on, accel.audit()
+        report, error = _outcome(data, context)
+    if shipped_error is not None or error is not None:
+        assert (type(error), str(error)) == (type(shipped_error), str(shipped_error))
+        raise error
+    assert report.to_json() == shipped.to_json()
+    return report
+
+
+@pytest.fixture
+def both_ways():
+    return judged_both_ways
 
 
 @pytest.fixture
@@ -21,7 +57,7 @@ def counter(trust_domain, tmp_path):
 @pytest.fixture
 def verify_offline(counter):
     def run(data: bytes):
-        return asyncio.run(verify_bytes(data, counter.context(offline=True)))
+        return judged_both_ways(data, counter.context(offline=True))
 
     return run
 
@@ -45,6 +81,6 @@ def synced_counter(served_domain, counter):
 @pytest.fixture
 def verify_synced_offline(synced_counter):
     def run(data: bytes):
-        return asyncio.run(verify_bytes(data, synced_counter.context(offline=True)))
+        return judged_both_ways(data, synced_counter.context(offline=True))
 
     return run
