@@ -59,7 +59,10 @@ def rows_for(r: dict) -> list[Row]:
                                                                      "rate_per_s"),
                              "files/s", pyhanko or 0, ">= bare pyHanko validation",
                              baseline=pyhanko, baseline_name="pyHanko validate"))
-        rows.append(info("  pyHanko validate with our readers installed", _get(
+        rows.append(info("  the same, accelerator off", _get(
+            ver, "pdf_offline_shipped", "rate_per_s"), "files/s", baseline=pyhanko,
+            baseline_name="pyHanko validate"))
+        rows.append(info("  pyHanko validate with the accelerator", _get(
             ver, "pyhanko_validate_our_readers", "rate_per_s"), "files/s"))
         rows.append(info("verify PDF online", _get(ver, "pdf_online", "rate_per_s"),
                          "files/s", baseline=pdfsig, baseline_name="pdfsig per file"))

@@ -1,28 +1,31 @@
 """Verification figures: a licence PDF offline (after a status-list sync) and online, the
 QR text offline, a photo of the printed page; baselines: bare pyHanko validation of the
-same PDF (trusting the root, no fetching) and poppler's ``pdfsig``, one process a file."""
+same PDF (trusting the root, no fetching) and poppler's ``pdfsig``, one process a file.
+
+Our side runs with the accelerator (verify/accel) in place, as a verification process
+does. The offline PDF figures are taken in rounds, interleaved, so load drift on a shared
+machine hits all alike: ours with the accelerator, ours without it, pyHanko as shipped,
+and pyHanko with the accelerator's readers (for reference)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 from PIL import Image, ImageFilter
-from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from bench.measure import Sample, time_calls
 from certseal.verifying import Verifier, trust_source
-from verify import asn1_names, pdf_hex, pdf_tokens
+from verify import accel
 from verify.inputs import verify_blocking
 from verify.limits import DEFAULT_LIMITS
 from verify.pdf_qr import qr_texts_of_first_page
@@ -55,24 +58,6 @@ def _ours(data: bytes, verifier: Verifier, *, offline: bool, expect: str = "vali
     return run
 
 
-@contextlib.contextmanager
-def pyhanko_as_shipped() -> Iterator[None]:
-    """verify.pdf installs faster readers into pyHanko (hex strings, names and tokens:
-    verify/pdf_hex.py, verify/pdf_tokens.py) and kept answers into asn1crypto's name
-    comparison (verify/asn1_names.py) for the whole process. The baseline is pyHanko as
-    its users get it, so it runs with all of them taken out again."""
-    patched = generic.read_hex_string_from_stream
-    generic.read_hex_string_from_stream = pdf_hex._original
-    pdf_tokens.uninstall()
-    asn1_names.uninstall()
-    try:
-        yield
-    finally:
-        generic.read_hex_string_from_stream = patched
-        pdf_tokens.install()
-        asn1_names.install()
-
-
 def _bare_pyhanko(pdf: bytes, root) -> callable:
     trust = asn1_x509.Certificate.load(root.public_bytes(serialization.Encoding.DER))
 
@@ -94,6 +79,29 @@ def _pdfsig(path: Path) -> callable:
     return run
 
 
+def interleaved(runs: dict[str, tuple[bool, Callable[[], None]]], count: int,
+                budget_s: float, rounds: int = 5) -> dict[str, Sample]:
+    """Each run (accelerated?, call) ``count`` times in all, in ``rounds`` rounds whose
+    order rotates; the accelerator is put in place for the accelerated runs only and
+    taken out after each."""
+    merged = {name: Sample() for name in runs}
+    names = list(runs)
+    per_round = max(1, count // rounds)
+    for number in range(rounds):
+        for name in names[number % len(names):] + names[:number % len(names)]:
+            accelerated, call = runs[name]
+            with accel.accelerated(accelerated) as on:
+                if on != accelerated:
+                    raise RuntimeError(f"{name}: the accelerator could not be put in place: "
+                                       f"{accel.audit()}")
+                sample = time_calls(call, per_round, budget_s=budget_s / rounds)
+            merged[name].latencies += sample.latencies
+            merged[name].wall += sample.wall
+    if not accel.shipped():
+        raise RuntimeError("the accelerator was left in place")
+    return merged
+
+
 def verification(under_test, served: bool, count: int, budget_s: float) -> dict[str, Sample]:
     """``served``: a server answers at the domain's base URL (online checks, sync)."""
     pdf = under_test.licences["yyzz"].pdf
@@ -107,21 +115,21 @@ def verification(under_test, served: bool, count: int, budget_s: float) -> dict[
         verifier = Verifier([trust_source(under_test.published)], cache_dir=Path(tmp) / "c")
         if served:
             asyncio.run(verifier.sync())
-            results["pdf_online"] = time_calls(_ours(pdf, verifier, offline=False), count,
-                                               budget_s=budget_s)
         offline_expect = "valid" if served else "indeterminate"  # unsynced: status unknown
-        results["pdf_offline"] = time_calls(
-            _ours(pdf, verifier, offline=True, expect=offline_expect), count,
-            budget_s=budget_s)
-        if served:
-            results["qr_text_offline"] = time_calls(
-                _ours(qr_text, verifier, offline=True), count * 10, budget_s=budget_s)
-            results["photo_offline"] = time_calls(_ours(photo, verifier, offline=True),
-                                                  count, budget_s=budget_s)
-        with pyhanko_as_shipped():
-            results["pyhanko_validate"] = time_calls(_bare_pyhanko(pdf, root), count,
-                                                     budget_s=budget_s)
-        results["pyhanko_validate_our_readers"] = time_calls(_bare_pyhanko(pdf, root), count,
-                                                          budget_s=budget_s)
+        ours = _ours(pdf, verifier, offline=True, expect=offline_expect)
+        results.update(interleaved({
+            "pdf_offline": (True, ours),
+            "pdf_offline_shipped": (False, ours),
+            "pyhanko_validate": (False, _bare_pyhanko(pdf, root)),
+            "pyhanko_validate_our_readers": (True, _bare_pyhanko(pdf, root)),
+        }, count, budget_s))
+        with accel.accelerated(True):
+            if served:
+                results["pdf_online"] = time_calls(_ours(pdf, verifier, offline=False),
+                                                   count, budget_s=budget_s)
+                results["qr_text_offline"] = time_calls(
+                    _ours(qr_text, verifier, offline=True), count * 10, budget_s=budget_s)
+                results["photo_offline"] = time_calls(_ours(photo, verifier, offline=True),
+                                                      count, budget_s=budget_s)
         results["pdfsig"] = time_calls(_pdfsig(path), count, budget_s=budget_s)
     return results

@@ -16,7 +16,6 @@ from cachetools import LRUCache
 
 T = TypeVar("T")
 DEFAULT_SIZE = 4096
-_MISSING = object()
 
 
 class Cache:
@@ -43,8 +42,10 @@ class Cache:
 
     def get(self, key: Hashable, default: Any = None) -> Any:
         with self._lock:
-            found = self._entries.get(key, _MISSING)
-        return default if found is _MISSING else found
+            try:
+                return self._entries[key]
+            except KeyError:
+                return default
 
     def put(self, key: Hashable, value: Any) -> None:
         with self._lock:

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from verify.certificates import CertificateFacts
-from verify.context import VerificationContext
+from verify.context import ListedService, VerificationContext, granted_among
 from verify.report import Check, TrustFacts, failed, passed, undecided
 
 
@@ -18,6 +18,9 @@ class Placement:
     issuer: CertificateFacts | None
     root: CertificateFacts | None
     trust: TrustFacts | None
+    # Every entry of the issuer as an issuing CA and of the root as a root, in the lists.
+    issuer_services: tuple[ListedService, ...] = ()
+    root_services: tuple[ListedService, ...] = ()
 
 
 def place(certificate: CertificateFacts, context: VerificationContext) -> Placement:
@@ -38,7 +41,8 @@ def _place(certificate: CertificateFacts, context: VerificationContext) -> Place
                     region_code=tl.region_code, region_name=tl.region_name,
                     trust_list_sequence=tl.sequence_number, trust_list_issued_at=tl.issued_at,
                     trust_list_next_update=tl.next_update,
-                    issuing_ca=ca.subject_text))
+                    issuing_ca=ca.subject_text), context.listed(ca, "issuing-ca"),
+                    context.listed(root.facts, "root-ca"))
         return Placement(ca, None, None)
     return Placement(None, None, None)
 
@@ -58,8 +62,8 @@ def trust_list_check(placement: Placement, context: VerificationContext,
                       "the issuing region is not recognised: the seal certificate's issuer is "
                       f"in none of the trust lists this counter accepts (accepted: {accepted_en})",
                       accepted_regions=[s.trust_list.region_code for s in context.trust_lists])
-    issuing = context.granted_at(placement.issuer, "issuing-ca", when)
-    root = context.granted_at(placement.root, "root-ca", when)
+    issuing = granted_among(placement.issuer_services, when)
+    root = granted_among(placement.root_services, when)
     details = {"at": when, "issuing_ca": placement.issuer.subject_text}
     if issuing is None or root is None:
         return failed(code, "签发机构在该时间未被信任列表授权",

@@ -145,12 +145,18 @@ class VerificationContext:
         The times judged here (a time-stamp's genTime, a QR's issued_at) are whole seconds
         while lists record grants to the microsecond: ``when`` stands for its whole second,
         or a licence sealed in the very second of a grant would count as before it."""
-        if when.microsecond == 0:
-            when = when + _LAST_OF_SECOND
         if not isinstance(certificate, CertificateFacts):  # interim, verify/pdf.py
             certificate = CertificateFacts(certificate)
-        for listed in self.listed(certificate, service_type):
-            if listed.service.status_at(when) == "granted":
-                return listed
-        return None
+        return granted_among(self.listed(certificate, service_type), when)
+
+
+def granted_among(services: Iterable[ListedService], when: dt.datetime
+                  ) -> ListedService | None:
+    """The first of ``services`` granted at ``when`` (see ``granted_at``)."""
+    if when.microsecond == 0:
+        when = when + _LAST_OF_SECOND
+    for listed in services:
+        if listed.service.status_at(when) == "granted":
+            return listed
+    return None
 

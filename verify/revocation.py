@@ -168,7 +168,7 @@ class OcspStatusSource:
         name = f"{key}.{suffix}"
         mine = self._memory.get(name)
         if self._cache_dir is not None:
-            on_disk = self._disk.read(self._cache_dir / name, limit)
+            on_disk = self._disk.read(f"{self._cache_dir}/{name}", limit)
             if on_disk is not None and (mine is None or on_disk[1] > mine[1]):
                 return on_disk[0]
         return mine[0] if mine is not None else None
@@ -254,7 +254,7 @@ class HeldFiles:
     def __init__(self, limit: int = 4096) -> None:
         self._files = Cache(limit)  # path -> ((inode, size, mtime), bytes)
 
-    def read(self, path: Path, max_bytes: int) -> tuple[bytes, int] | None:
+    def read(self, path: str | Path, max_bytes: int) -> tuple[bytes, int] | None:
         """The file's bytes and modification time (ns), or None."""
         try:
             stat = os.stat(path)
@@ -268,7 +268,8 @@ class HeldFiles:
         if held is not None and held[0] == version:
             return held[1], stat.st_mtime_ns
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as file:
+                data = file.read(max_bytes + 1)
         except OSError:
             return None
         if len(data) != stat.st_size:  # rewritten while read: use it, keep nothing

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -122,8 +123,8 @@ class StatusListSource:
         if self._cache_dir is not None:
             try:
                 self._cache_dir.mkdir(parents=True, exist_ok=True)
-                path = self._cache_dir / f"{uscc}.jwt"
-                path.write_text(text.strip(), encoding="ascii")
+                path = f"{self._cache_dir}/{uscc}.jwt"
+                Path(path).write_text(text.strip(), encoding="ascii")
                 # Read again on the next look even if the rewrite kept size and mtime.
                 self._synced_lists.pop(path)
             except OSError as exc:
@@ -133,13 +134,13 @@ class StatusListSource:
     def _synced(self, uscc: str) -> _SyncedList | None:
         if self._cache_dir is None:
             return None
-        return self._synced_file(self._cache_dir / f"{uscc}.jwt", uscc)
+        return self._synced_file(f"{self._cache_dir}/{uscc}.jwt", uscc)
 
-    def _synced_file(self, path: Path, uscc: str) -> _SyncedList | None:
+    def _synced_file(self, path: str, uscc: str) -> _SyncedList | None:
         """A synced list, verified once per version of its file (a counter checks many
         QR codes against the same lists: re-verifying the JWT each time dominated)."""
         try:
-            stat = path.stat()
+            stat = os.stat(path)
         except OSError:
             return None
         if stat.st_size > MAX_STATUS_LIST_BYTES:
@@ -152,7 +153,8 @@ class StatusListSource:
         if (held is not None and held.version == version and held.issuing_cas == cas
                 and self._clock() < held.status_list.expires_at):
             return held
-        status_list = self._read(path.read_text(encoding="ascii", errors="replace"), uscc)
+        with open(path, encoding="ascii", errors="replace") as file:
+            status_list = self._read(file.read(), uscc)
         if status_list is None:
             self._synced_lists.pop(path)
             return None
@@ -182,7 +184,7 @@ class StatusListSource:
         found = [held[0].signer for held in self._live.values()]
         if self._cache_dir is not None and self._cache_dir.is_dir():
             for path in sorted(self._cache_dir.glob("*.jwt"))[:1000]:
-                synced = self._synced_file(path, path.stem)
+                synced = self._synced_file(str(path), path.stem)
                 if synced is not None:
                     found.append(synced.status_list.signer)
         return found
