@@ -89,19 +89,3 @@ def trust_list_freshness(context: VerificationContext, now: dt.datetime) -> Chec
                          for s in context.trust_lists])
 
 
-
-# Interim, until verify/pdf.py moves to CertificateFacts: it passes cryptography objects.
-def _facts(certificate) -> CertificateFacts:
-    return certificate if isinstance(certificate, CertificateFacts) else CertificateFacts(
-        certificate)
-
-
-def signer_facts(certificate):
-    return _facts(certificate).signer
-
-
-_place_facts = place
-
-
-def place(certificate, context: VerificationContext) -> Placement:
-    return _place_facts(_facts(certificate), context)

@@ -123,15 +123,6 @@ class VerificationContext:
             seen.setdefault(listed.facts.der, listed.facts)
         return tuple(seen.values())
 
-    # Interim, until verify/pdf.py moves to CertificateFacts.
-    def remembered(self, key, compute):
-        if key == "asn1-roots":
-            from asn1crypto import x509 as asn1_x509
-
-            return self.cached(key, lambda: tuple(asn1_x509.Certificate.load(r.der)
-                                                  for r in self.root_certificates()))
-        return self.cached(key, compute)
-
     def listed(self, certificate: CertificateFacts, service_type: str
                ) -> tuple[ListedService, ...]:
         return self.cached(("listed", certificate.der, service_type), lambda: tuple(
@@ -145,8 +136,6 @@ class VerificationContext:
         The times judged here (a time-stamp's genTime, a QR's issued_at) are whole seconds
         while lists record grants to the microsecond: ``when`` stands for its whole second,
         or a licence sealed in the very second of a grant would count as before it."""
-        if not isinstance(certificate, CertificateFacts):  # interim, verify/pdf.py
-            certificate = CertificateFacts(certificate)
         return granted_among(self.listed(certificate, service_type), when)
 
 

@@ -86,10 +86,6 @@ async def revocation_now_check(certificate: CertificateFacts, issuer: Certificat
     """Live OCSP online; offline (or when the responder cannot be reached) an answer from
     the cache or embedded in the document, as long as it is still within its validity."""
     code = "revocation.now"
-    from cryptography import x509  # interim, verify/pdf.py
-
-    if isinstance(certificate, x509.Certificate):
-        certificate = CertificateFacts(certificate)
     if issuer is None:
         return undecided(code, "无法确定签章证书的签发机构", "the seal certificate's issuer "
                          "is not known, so its status cannot be asked")

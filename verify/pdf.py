@@ -20,8 +20,6 @@ import zlib
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import filters as _pyhanko_decoders
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -37,13 +35,12 @@ from certs.canonical import data_digest
 from certs.document import extract_licence_data
 from certs.errors import AttachmentError, InvalidIdentifier, QrPayloadError
 from certs.licence_id import parse_licence_id
-from certs.qr import decode_qr_payload, kid_of_certificate
-from verify.asn1_names import install as _install_kept_name_answers
-from verify.chain import place, signer_facts, trust_list_check, trust_list_freshness
+from certs.qr import decode_qr_payload
+from verify.certificates import CertificateFacts
+from verify.chain import place, trust_list_check, trust_list_freshness
 from verify.context import VerificationContext
 from verify.errors import InputTooLarge, NotSigned, UnusableInput
 from verify.licence import licence_status_check, revocation_now_check, validity_check
-from verify.pdf_hex import install as _install_fast_hex_strings
 from verify.pdf_layout import (
     LayoutViolation,
     SignedRevision,
@@ -52,7 +49,6 @@ from verify.pdf_layout import (
 )
 from verify.pdf_parsers import ParsersDisagree, compare_parsers
 from verify.pdf_qr import qr_texts_of_first_page
-from verify.pdf_tokens import install as _install_fast_tokens
 from verify.qr import signature_check
 from verify.report import (
     Check,
@@ -64,9 +60,6 @@ from verify.report import (
 )
 
 log = logging.getLogger("verify.pdf")
-_install_fast_hex_strings()
-_install_fast_tokens()
-_install_kept_name_answers()
 SEAL_FIELD_NAME = "Seal"
 _ALLOWED_LATER = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
 # pyHanko sub-indications that mean "revocation data missing or out of bounds", i.e.
@@ -88,21 +81,6 @@ class DamagedSignedPdf(UnusableInput):
     parses: truncated or cut about. ``verify_pdf`` judges it a forgery, not garbage."""
 
     code = "damaged_signed_pdf"
-
-
-_CERTIFICATES: dict[bytes, x509.Certificate] = {}
-
-
-def certificate_of(der: bytes) -> x509.Certificate:
-    """One certificate object per DER (the signer and TSA of every licence of a department
-    are the same few), so facts kept per certificate object are found again (verify.kept)."""
-    found = _CERTIFICATES.get(der)
-    if found is None:
-        found = x509.load_der_x509_certificate(der)
-        if len(_CERTIFICATES) >= 256:
-            _CERTIFICATES.clear()
-        _CERTIFICATES[der] = found
-    return found
 
 
 def open_pdf(data: bytes, context: VerificationContext) -> PdfFileReader:
@@ -128,7 +106,7 @@ def open_pdf(data: bytes, context: VerificationContext) -> PdfFileReader:
         raise InputTooLarge(f"PDF has {revisions} revisions (limit {limits.max_revisions})")
     if objects > limits.max_objects:
         raise InputTooLarge(f"PDF has {objects} objects (limit {limits.max_objects})")
-    _refuse_decompression_bombs(reader, limits)
+    _refuse_decompression_bombs(reader, context)
     if not _signature_fields(reader):
         if _SIGNATURE_MARK.search(data):
             # A signature's traces without a readable signature field: the field or form
@@ -138,7 +116,7 @@ def open_pdf(data: bytes, context: VerificationContext) -> PdfFileReader:
     return reader
 
 
-def _refuse_decompression_bombs(reader: PdfFileReader, limits) -> None:
+def _refuse_decompression_bombs(reader: PdfFileReader, context: VerificationContext) -> None:
     """Before pyHanko decodes any stream in full, find what every stream could decode to
     and refuse the file when one stream (or all together) would pass the limits. Every
     revision's bodies count, also those a later revision replaced.
@@ -148,8 +126,9 @@ def _refuse_decompression_bombs(reader: PdfFileReader, limits) -> None:
     together stay within the total; the others are decoded stage by stage as pyHanko would,
     inflating with a bounded output and, for a final inflate, counting bytes without
     keeping them. The size a stream decodes to is a fact of its encoded bytes and
-    filters, so it is kept by their digest: a seal image repeats on every licence of a
-    department."""
+    filters, so the context's cache keeps it by their digest: a seal image repeats on every
+    licence of a department."""
+    limits = context.limits
     total = 0  # what the streams looked at decode to
     unlooked = 0  # what the others could decode to at worst
     skipped: list[tuple[bytes, tuple[str, ...]]] = []
@@ -183,10 +162,10 @@ def _refuse_decompression_bombs(reader: PdfFileReader, limits) -> None:
                 unlooked += worst  # cannot pass a limit: not worth decoding here
                 skipped.append((encoded, decodable))
                 continue
-            total += _decoded_size(encoded, decodable, limits)
+            total += _decoded_size(encoded, decodable, context)
             if total + unlooked > limits.max_decoded_bytes:
                 # The worst cases no longer fit beside it: look at the skipped ones too.
-                total += sum(_decoded_size(e, d, limits) for e, d in skipped)
+                total += sum(_decoded_size(e, d, context) for e, d in skipped)
                 unlooked, skipped = 0, []
             if total > limits.max_decoded_bytes:
                 raise InputTooLarge(f"streams inflate past {limits.max_decoded_bytes} bytes")
@@ -197,8 +176,6 @@ def _refuse_decompression_bombs(reader: PdfFileReader, limits) -> None:
 _WORST_RATIO = {"/FlateDecode": _DEFLATE_MAX_RATIO, "/Fl": _DEFLATE_MAX_RATIO,
                 "/ASCII85Decode": 4, "/A85": 4, "/ASCIIHexDecode": 1, "/AHx": 1}
 _COUNT_CHUNK = 256 * 1024
-_DECODED_SIZES: dict[tuple[bytes, tuple[str, ...]], int] = {}
-_DECODED_SIZES_HELD = 256
 
 
 def _decodable_prefix(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -211,17 +188,16 @@ def _decodable_prefix(names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(known)
 
 
-def _decoded_size(encoded: bytes, names: tuple[str, ...], limits) -> int:
+def _decoded_size(encoded: bytes, names: tuple[str, ...], context: VerificationContext) -> int:
     """What ``encoded`` decodes to through ``names`` (bytes), or InputTooLarge once any
     stage passes ``limits.max_stream_bytes``; 0 for data no filter can decode (broken
     data is the signature's business, not a bomb)."""
-    key = (hashlib.sha256(encoded).digest(), names)
-    size = _DECODED_SIZES.get(key)
-    if size is None:
-        size = _decode_bounded(encoded, names, limits.max_stream_bytes)
-        if len(_DECODED_SIZES) >= _DECODED_SIZES_HELD:
-            _DECODED_SIZES.clear()
-        _DECODED_SIZES[key] = size
+    limits = context.limits
+    # The limit is part of the key: a size found under one limit ("past it") says nothing
+    # under a larger one.
+    size = context.cached(
+        ("decoded-size", hashlib.sha256(encoded).digest(), names, limits.max_stream_bytes),
+        lambda: _decode_bounded(encoded, names, limits.max_stream_bytes))
     if size > limits.max_stream_bytes:
         raise InputTooLarge(f"a stream inflates past {limits.max_stream_bytes} bytes")
     return size
@@ -344,7 +320,7 @@ async def verify_pdf(data: bytes, context: VerificationContext) -> VerificationR
                              "the signature is malformed and cannot be validated"))
         return _report(checks, context, now)
 
-    certificate = certificate_of(status.signing_cert.dump())
+    certificate = context.certificate(status.signing_cert.dump())
     placement = place(certificate, context)
     checks += _integrity_checks(status, seal, signed, len(data))
     checks += _trust_checks(status, certificate, context, placement, moment)
@@ -355,7 +331,7 @@ async def verify_pdf(data: bytes, context: VerificationContext) -> VerificationR
                                              embedded_ocsp=_embedded_ocsp(dss)))
     licence, more = await _content_checks(reader, signed.reader, certificate, context, now)
     checks += more
-    return _report(checks, context, now, licence=licence, signer=signer_facts(certificate),
+    return _report(checks, context, now, licence=licence, signer=certificate.signer,
                    trust=placement.trust,
                    signing_time=signing_time if status.timestamp_validity else None)
 
@@ -417,9 +393,8 @@ def _validation_context(dss: DocumentSecurityStore | None, context: Verification
                         moment: dt.datetime) -> ValidationContext:
     # The roots as pyHanko takes them: a fact of the trust lists alone, so built once per
     # context's lists (pyHanko only reads them; a fresh ValidationContext every time).
-    roots = list(context.remembered("asn1-roots", lambda: tuple(
-        asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
-        for c in context.root_certificates())))
+    roots = list(context.cached("asn1-roots", lambda: tuple(
+        asn1_x509.Certificate.load(c.der) for c in context.root_certificates())))
     kwargs: dict[str, Any] = {"trust_roots": roots, "allow_fetching": False,
                               "revocation_mode": "hard-fail", "moment": moment,
                               "ocsps": [], "crls": []}
@@ -487,7 +462,7 @@ def _integrity_checks(status: PdfSignatureStatus, seal, signed: SignedRevision,
     return checks
 
 
-def _trust_checks(status: PdfSignatureStatus, certificate: x509.Certificate,
+def _trust_checks(status: PdfSignatureStatus, certificate: CertificateFacts,
                   context: VerificationContext, placement, moment: dt.datetime) -> list[Check]:
     checks = []
     indic = status.trust_problem_indic.name if status.trust_problem_indic else None
@@ -541,23 +516,18 @@ async def _document_timestamp_check(timestamp, dss: DocumentSecurityStore | None
         return failed(code, "文档时间戳机构不受信任",
                       "a document time-stamp's authority is not trusted",
                       field=timestamp.field_name)
-    tsa = certificate_of(status.signing_cert.dump())
+    tsa = context.certificate(status.signing_cert.dump())
     if context.granted_at(tsa, "tsa", status.timestamp) is None:
         return failed(code, "文档时间戳机构未列于信任列表", "a document time-stamp's authority "
                       "is not granted in an accepted trust list at its time",
-                      field=timestamp.field_name, tsa=tsa.subject.rfc4514_string())
+                      field=timestamp.field_name, tsa=tsa.subject_text)
     return passed(code, f"文档时间戳：{status.timestamp.isoformat()}",
                   f"document time-stamp at {status.timestamp.isoformat()}",
                   field=timestamp.field_name, time=status.timestamp)
 
 
-def _key_usage_check(certificate: x509.Certificate) -> Check:
-    try:
-        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
-        ok = usage.content_commitment or usage.digital_signature
-    except x509.ExtensionNotFound:
-        ok = False
-    if ok:
+def _key_usage_check(certificate: CertificateFacts) -> Check:
+    if certificate.may_sign:
         return passed("certificate.key_usage", "证书密钥用途允许签名",
                       "the certificate's key usage allows signing")
     return failed("certificate.key_usage", "证书密钥用途不允许签名",
@@ -573,19 +543,19 @@ def _timestamp_check(status: PdfSignatureStatus, context: VerificationContext) -
         return failed(code, "签名时间戳无效", "the signature time-stamp does not verify")
     if not ts.trusted:
         return failed(code, "时间戳机构不受信任", "the time-stamp authority is not trusted")
-    tsa = certificate_of(ts.signing_cert.dump())
+    tsa = context.certificate(ts.signing_cert.dump())
     listed = context.granted_at(tsa, "tsa", ts.timestamp)
     if listed is None:
         return failed(code, "时间戳机构未列于信任列表", "the time-stamp authority is not granted "
                       "in an accepted trust list at the time-stamp's time",
-                      tsa=tsa.subject.rfc4514_string())
+                      tsa=tsa.subject_text)
     return passed(code, f"签名时间（可信时间戳）：{ts.timestamp.isoformat()}",
                   f"signed at {ts.timestamp.isoformat()} (trusted time-stamp)",
-                  time=ts.timestamp, tsa=tsa.subject.rfc4514_string())
+                  time=ts.timestamp, tsa=tsa.subject_text)
 
 
 async def _content_checks(reader: PdfFileReader, signed: PdfFileReader,
-                          certificate: x509.Certificate, context: VerificationContext,
+                          certificate: CertificateFacts, context: VerificationContext,
                           now: dt.datetime) -> tuple[dict | None, list[Check]]:
     """licence.json and the QR code of the signed revision, against each other.
 
@@ -625,8 +595,7 @@ async def _content_checks(reader: PdfFileReader, signed: PdfFileReader,
     except QrPayloadError as exc:
         checks.append(failed("qr.signature", "二维码内容无效", f"the QR code is invalid: {exc}"))
         return licence, checks
-    der = certificate.public_bytes(serialization.Encoding.DER)
-    if decoded.kid != kid_of_certificate(der):
+    if decoded.kid != certificate.kid:
         checks.append(failed("qr.signature", "二维码不是由该文件的签章证书签名",
                              "the QR is not signed by the document's seal certificate"))
     else:
@@ -636,7 +605,7 @@ async def _content_checks(reader: PdfFileReader, signed: PdfFileReader,
         ("licence_id", claims.licence_id == envelope["licence_id"]),
         ("type_code", claims.type_code == envelope.get("type_code")),
         ("data_digest", claims.data_digest == data_digest(envelope.get("data"))),
-        ("issuer_uscc", claims.issuer_uscc == signer_facts(certificate).uscc),
+        ("issuer_uscc", claims.issuer_uscc == certificate.signer.uscc),
     ) if not ok]
     if mismatches:
         checks.append(failed("qr.matches_document", "二维码与文件内容不一致",

@@ -93,8 +93,6 @@ async def verify_qr_text(text: str, context: VerificationContext) -> Verificatio
 
 
 def signature_check(decoded: DecodedQrPayload, certificate: CertificateFacts) -> Check:
-    if not isinstance(certificate, CertificateFacts):  # interim, verify/pdf.py
-        certificate = CertificateFacts(certificate)
     key = certificate.public_key
     if isinstance(key, ec.EllipticCurvePublicKey) and verify_qr_signature(decoded, key):
         return passed("qr.signature", "二维码签名有效", "the QR signature verifies")

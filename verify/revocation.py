@@ -92,7 +92,7 @@ class OcspStatusSource:
         cached = self._cached(key)
         held = None
         if cached is not None:
-            held = self._read_held(cached, certificate, issuer)
+            held = self._read_stored(cached, certificate, issuer)
             if held is not None and (offline or held.status == "revoked"):
                 return held
         if offline:
@@ -105,8 +105,8 @@ class OcspStatusSource:
             fact = await self._ask_crl(certificate, issuer, now)
         return fact
 
-    def _read_held(self, cached: bytes, certificate: CertificateFacts,
-                   issuer: CertificateFacts) -> CertificateStatusFact | None:
+    def _read_stored(self, cached: bytes, certificate: CertificateFacts,
+                     issuer: CertificateFacts) -> CertificateStatusFact | None:
         # The same bytes object comes back while the file is unchanged, so its hash is
         # computed once.
         return self._facts.cached((cached, certificate.der, issuer.der), lambda: (

@@ -81,7 +81,7 @@ class StatusListSource:
         synced = self._synced(ref.issuer_uscc)
         if synced is None:
             return None
-        # What a verified list says of a licence is a fact of the two, kept with the list
+        # What a verified list says of a licence is a fact of the two, cached with the list
         # (a new one is read whenever its file changes).
         return synced.facts.cached((ref.status_index, ref.issued_at), lambda: self._fact(
             synced.status_list, ref, live=False, source="synced status list"))
