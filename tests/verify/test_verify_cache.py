@@ -87,3 +87,35 @@ def test_a_context_hands_out_one_facts_object_per_certificate(counter):
     assert context.certificate(facts.der) is context.certificate(bytes(facts.der))
     assert context.seal_certificate(b"\x00" * 8) is None
     assert ("seal", b"\x00" * 8) not in {k for k in context.cache._entries}  # none entered
+
+
+def test_a_stream_size_found_under_a_tight_limit_does_not_serve_a_larger_one(trust_domain,
+                                                                            counter):
+    """A stream measured against a 1 MB limit is "past 1 MB", not "1 MB": under a 2 MB
+    limit the same stream (3 MB) is measured again and refused, in the same cache."""
+    import io
+    import zlib
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    from verify.errors import InputTooLarge
+    from verify.inputs import verify_blocking
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(trust_domain.licences["yyzz"].pdf),
+                                      strict=False)
+    writer.root["/Big"] = writer.add_object(generic.StreamObject(
+        {generic.NameObject("/Filter"): generic.NameObject("/FlateDecode")},
+        encoded_data=zlib.compress(b"\0" * (3 * 1024 * 1024), 9)))
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    context = counter.context(offline=True)
+
+    def limited(stream_mb: int):
+        return dataclasses.replace(context, limits=dataclasses.replace(
+            context.limits, max_stream_bytes=stream_mb * 1024 * 1024))
+
+    for stream_mb in (1, 2):
+        with pytest.raises(InputTooLarge, match="a stream inflates past"):
+            verify_blocking(out.getvalue(), limited(stream_mb))
