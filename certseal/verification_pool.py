@@ -65,10 +65,18 @@ _worker: _WorkerState | None = None
 
 
 def install_verifier_accelerator(settings: Settings) -> None:
-    """The one place where the verifier's accelerator (issue 13, section 3: the guarded
+    """The one place where the verifier's accelerator (verify/accel: the guarded
     speed-ups of pyHanko's and asn1crypto's readers) is installed: in verification
-    workers only, never in the server process that seals. Calls nothing yet: the
-    accelerator module has not landed."""
+    workers only, never in the server process that seals. It refuses itself (a warning)
+    on libraries other than the audited ones; a worker then verifies with them as
+    shipped."""
+    from verify import accel
+
+    try:
+        accel.install(settings.verify_accelerator)
+    except Exception as exc:  # a worker must start whatever happens here
+        log.warning("verification accelerator not installed: %s: %s", type(exc).__name__,
+                    exc)
 
 
 def start_worker(settings: Settings) -> None:

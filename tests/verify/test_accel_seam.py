@@ -267,3 +267,25 @@ def test_the_verify_command_runs_accelerated_as_its_setting_says(trust_domain, t
     assert status == 2  # offline, nothing synced: indeterminate
     assert seen == [expected]
     assert accel.shipped() and accel.installed() is None  # taken out again after
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_verification_workers_run_accelerated_as_their_setting_says(trust_domain, enabled,
+                                                                    never_put_in_place):
+    """The pool's workers put it in place (this, the server's process, never does)."""
+    import asyncio
+
+    import accel_probe
+
+    from certseal.verification_pool import VerificationPool
+
+    settings = trust_domain.domain.settings.model_copy(update={
+        "verify_accelerator": enabled, "verify_workers": 1})
+    pool = VerificationPool(settings, work=accel_probe.accelerator_state)
+    try:
+        answer = asyncio.run(pool.verify(trust_domain.licences["yyzz"].pdf, offline=True))
+    finally:
+        pool.close()
+    assert answer["verdict"] in ("valid", "indeterminate")
+    assert (answer["installed"], answer["shipped"]) == (enabled, not enabled)
+    assert accel.shipped() and accel.installed() is None
