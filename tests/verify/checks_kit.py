@@ -192,12 +192,13 @@ def kid_of(certificate: x509.Certificate) -> bytes:
 class SaysAll:
     """A responder's view of the CA's records in which every serial has one status."""
 
-    def __init__(self, status: str = "good", revoked_at: dt.datetime | None = None) -> None:
+    def __init__(self, status: str = "good", revoked_at: dt.datetime | None = None,
+                 reason: x509.ReasonFlags | None = x509.ReasonFlags.key_compromise) -> None:
         from ca.ocsp import CertificateStatus, CertificateStatusFacts
 
         self._facts = CertificateStatusFacts(
             CertificateStatus(status), revoked_at=revoked_at,
-            reason=x509.ReasonFlags.key_compromise if status != "good" else None)
+            reason=reason if status != "good" else None)
 
     def status_of(self, serial: int):
         return self._facts
@@ -205,7 +206,8 @@ class SaysAll:
 
 def responder(issuer: x509.Certificate, signer: x509.Certificate, signer_key, *,
               statuses=None, clock: Callable[[], dt.datetime] | None = None,
-              validity: dt.timedelta = dt.timedelta(hours=1)) -> Callable[[bytes], bytes]:
+              validity: dt.timedelta = dt.timedelta(hours=1), by_name: bool = False
+              ) -> Callable[[bytes], bytes]:
     """The project's OCSP responder (ca/ocsp.py) with these keys and facts; like a
     forger's tool, it skips the responder's own refusal of a signer the issuer never
     delegated to."""
@@ -217,7 +219,13 @@ def responder(issuer: x509.Certificate, signer: x509.Certificate, signer_key, *,
 
     kw = {"clock": clock} if clock is not None else {}
     built = ForgersResponder(issuer=issuer, signer=signer, signer_key=signer_key,
-                          statuses=statuses or SaysAll(), validity=validity, **kw)
+                             statuses=statuses or SaysAll(), validity=validity, **kw)
+    if by_name:  # RFC 6960 ResponderID byName (what openssl's responder sends)
+        from asn1crypto import ocsp as asn1_ocsp
+        from asn1crypto import x509 as asn1_x509
+
+        built._responder_id = asn1_ocsp.ResponderId(
+            name="by_name", value=asn1_x509.Name.load(signer.subject.public_bytes()))
     return built.respond
 
 
@@ -353,7 +361,7 @@ def with_validation_data(bench: Bench, pdf: bytes, ocsp_answers: list[bytes]) ->
     return out.getvalue()
 
 
-def issue_seal_certificate(bench: Bench, key_usage: x509.KeyUsage
+def issue_seal_certificate(bench: Bench, key_usage: x509.KeyUsage, *, without: tuple = ()
                            ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     """A software key and a seal certificate for the department, issued by the region's
     real issuing CA (its key in the HSM), with ``key_usage`` in place of the profile's."""
@@ -362,7 +370,8 @@ def issue_seal_certificate(bench: Bench, key_usage: x509.KeyUsage
     class Profile(EsealProfile):
         def extensions(self):
             return [(key_usage, True) if isinstance(ext, x509.KeyUsage) else (ext, critical)
-                    for ext, critical in super().extensions()]
+                    for ext, critical in super().extensions()
+                    if not isinstance(ext, without)]
 
     department = bench.seal_certificate.subject
     name = department.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
@@ -392,3 +401,24 @@ def good_answers(bench: Bench) -> Callable[[bytes], bytes]:
     certificates = bench.domain.certificates()
     return responder(bench.issuing_ca, certificates.ocsp,
                      bench.domain.token().private_key(KEY_LABELS["ocsp"]))
+
+
+def issuer_crl(bench: Bench, *, revoked: tuple[tuple[int, x509.ReasonFlags | None], ...] = (),
+               issuer_name: x509.Name | None = None, last_update: dt.datetime | None = None,
+               next_update: dt.datetime | None = None) -> bytes:
+    """A CRL signed by the region's real issuing CA key (in the HSM), listing ``revoked``
+    (serial, reason), under ``issuer_name`` (default: the issuing CA's own)."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(issuer_name or bench.issuing_ca.subject)
+               .last_update(last_update or now - dt.timedelta(minutes=1))
+               .next_update(next_update or now + dt.timedelta(days=1))
+               .add_extension(x509.CRLNumber(x509.random_serial_number() >> 100), False))
+    for serial, reason in revoked:
+        entry = (x509.RevokedCertificateBuilder().serial_number(serial)
+                 .revocation_date(now - dt.timedelta(hours=1)))
+        if reason is not None:
+            entry = entry.add_extension(x509.CRLReason(reason), critical=False)
+        builder = builder.add_revoked_certificate(entry.build())
+    key = bench.domain.token().private_key("issuing-ca")
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)

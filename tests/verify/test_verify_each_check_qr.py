@@ -297,12 +297,42 @@ def test_a_status_list_older_than_the_licence_says_nothing_of_it(bench, genuine)
     key = bench.seal_key()
     from certs.status_list import sign_status_list
 
-    old = sign_status_list([], subject_url=domain_status.status_list_url(
-        bench.domain, claims.issuer_uscc), signer_key=key,
+    # entries past the licence's index: its bit reads 0 ("valid") as padding
+    old = sign_status_list(
+        [(claims.status_index + 7, "valid")],
+        subject_url=domain_status.status_list_url(bench.domain, claims.issuer_uscc),
+        signer_key=key,
         signer_certificate=bench.seal_certificate, chain=[bench.issuing_ca],
         now=claims.issued_at - dt.timedelta(minutes=5))
     report = kit.verify(genuine, bench.context(status_list=lambda _uscc: old))
     assert kit.judged(report) == ("indeterminate", set(), {"licence.status"})
+
+
+def test_a_revocation_after_the_list_was_fetched(bench, trust_domain):
+    """One counter (one status-list reader): online, each check fetches the list anew."""
+    issued = trust_domain.issue("zyzgzs")
+    source = bench.status_source()
+    text = kit.qr_text_of(issued.pdf)
+    assert kit.judged(kit.verify(text, bench.context(status_source=source))) == VALID
+    domain_status.change_licence_status(trust_domain.domain, issued.licence_id, "revoke",
+                                        reason="test", actor="operator:test")
+    assert kit.judged(kit.verify(text, bench.context(status_source=source))) == (
+        "invalid", {"licence.status"}, set())
+
+
+def test_an_issuer_that_is_no_uscc_is_not_looked_up(bench, genuine):
+    """The seal signs a QR whose issuer is not a USCC: no status list is fetched for it
+    (it would name a URL path and a cache file)."""
+    fetched = []
+
+    def status_list(uscc):
+        fetched.append(uscc)
+        return bench.status_list_jwt(bench.under_test.department_id)
+
+    forged = bench.sign_qr(genuine, issuer_uscc="../../pki/status/11440100MB2C923971")
+    report = kit.verify(forged, bench.context(status_list=status_list))
+    assert kit.judged(report) == ("invalid", {"qr.issuer_matches"}, {"licence.status"})
+    assert fetched == []
 
 
 def test_a_status_list_signed_by_another_department(bench, genuine, trust_domain):

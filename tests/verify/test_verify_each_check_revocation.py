@@ -9,6 +9,7 @@ Each refused answer leaves the status unknown: with the CRL unreachable that is
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import checks_kit as kit
@@ -77,15 +78,125 @@ def test_a_genuine_answer_about_another_serial(bench, genuine, pki):
     assert kit.judged(report) == UNKNOWN_NOW
 
 
-def test_a_genuine_answer_about_the_same_serial_of_another_issuer(bench, genuine, pki):
-    """Same serial number, but asked of (and answered for) the root: another certificate."""
-    certificates, token = pki
-    root_answers = kit.responder(certificates.root, certificates.root,
-                                 token.private_key(KEY_LABELS["root"]),
+def test_a_genuine_signers_answer_about_the_same_serial_of_another_issuer(bench, genuine,
+                                                                         pki):
+    """The region's real OCSP signer (issued by the seal's issuer) answering for the same
+    serial number under the root's name and key: another certificate's status."""
+    certificates, _ = pki
+    signer, signer_key = _ocsp_signer(pki)
+    root_answers = kit.responder(certificates.root, signer, signer_key,
                                  statuses=kit.SaysAll("revoked", dt.datetime.now(dt.UTC)))
     other = kit.request_for_serial(certificates.root, bench.seal_certificate.serial_number)
     report = kit.verify(genuine, bench.context(ocsp=lambda _request: root_answers(other)))
     assert kit.judged(report) == UNKNOWN_NOW
+
+
+def test_an_answer_naming_its_responder_by_name_is_believed(bench, genuine, pki):
+    certificates, _ = pki
+    signer, signer_key = _ocsp_signer(pki)
+    report = kit.verify(genuine, bench.context(ocsp=kit.responder(
+        certificates.issuing, signer, signer_key, by_name=True)))
+    assert kit.judged(report) == ("valid", set(), set())
+
+
+def test_a_revocation_without_a_reason(bench, genuine, pki):
+    certificates, _ = pki
+    signer, signer_key = _ocsp_signer(pki)
+    report = kit.verify(genuine, bench.context(ocsp=kit.responder(
+        certificates.issuing, signer, signer_key, statuses=kit.SaysAll(
+            "revoked", dt.datetime.now(dt.UTC).replace(microsecond=0), reason=None))))
+    assert kit.judged(report) == ("invalid", {"revocation.now"}, set())
+    assert report.check("revocation.now").details["reason"] is None
+
+
+def test_a_seal_certificate_without_an_ocsp_url_is_judged_by_its_crl(bench, genuine):
+    """No AIA: OCSP is not asked at all (the responder here would say good), the CRL is."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from certs.qr import decode_qr_payload, encode_qr_payload
+
+    key, certificate = kit.issue_seal_certificate(
+        bench, kit.key_usage(digital_signature=True, content_commitment=True),
+        without=(x509.AuthorityInformationAccess,))
+    claims = dataclasses.replace(decode_qr_payload(genuine).claims,
+                                 kid=kit.kid_of(certificate), status_index=None)
+    text = encode_qr_payload(claims, lambda m: key.sign(m, ec.ECDSA(hashes.SHA256())))
+    asked = []
+
+    def ocsp(request):
+        asked.append(request)
+        return kit.good_answers(bench)(request)
+
+    report = kit.verify(text, bench.context(seals=(certificate,), ocsp=ocsp))
+    assert kit.judged(report) == UNKNOWN_NOW and asked == []
+    crl = kit.issuer_crl(bench)
+    report = kit.verify(text, bench.context(seals=(certificate,), ocsp=ocsp, crl=lambda: crl))
+    assert kit.judged(report) == ("valid", set(), set()) and asked == []
+
+
+# -- the CRL fallback (OCSP down) --------------------------------------------------------------
+def _down(_request):
+    raise kit.Unreachable
+
+
+def test_a_crl_of_the_issuer_listing_the_seal(bench, genuine):
+    from cryptography import x509
+
+    crl = kit.issuer_crl(bench, revoked=((bench.seal_certificate.serial_number,
+                                          x509.ReasonFlags.key_compromise),))
+    report = kit.verify(genuine, bench.context(ocsp=_down, crl=lambda: crl))
+    assert kit.judged(report) == ("invalid", {"revocation.now"}, set())
+    assert report.check("revocation.now").details["reason"] == "key_compromise"
+
+
+def test_a_crl_signed_by_the_issuer_key_under_another_name(bench, genuine, pki):
+    from cryptography import x509
+
+    certificates, _ = pki
+    crl = kit.issuer_crl(bench, issuer_name=certificates.root.subject, revoked=(
+        (bench.seal_certificate.serial_number, x509.ReasonFlags.key_compromise),))
+    report = kit.verify(genuine, bench.context(ocsp=_down, crl=lambda: crl))
+    assert kit.judged(report) == UNKNOWN_NOW
+
+
+def test_a_crl_past_its_next_update_says_nothing_of_a_good_certificate(bench, genuine):
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    crl = kit.issuer_crl(bench, last_update=now - dt.timedelta(days=2),
+                         next_update=now - dt.timedelta(days=1))
+    report = kit.verify(genuine, bench.context(ocsp=_down, crl=lambda: crl))
+    assert kit.judged(report) == UNKNOWN_NOW
+
+
+def test_a_crl_from_the_future_says_nothing(bench, genuine):
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    crl = kit.issuer_crl(bench, last_update=now + dt.timedelta(hours=1),
+                         next_update=now + dt.timedelta(days=1))
+    report = kit.verify(genuine, bench.context(ocsp=_down, crl=lambda: crl))
+    assert kit.judged(report) == UNKNOWN_NOW
+
+
+def test_a_listing_is_final_in_a_stale_crl_but_a_hold_is_not(bench, genuine):
+    from cryptography import x509
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    serial = bench.seal_certificate.serial_number
+
+    def stale(reason):
+        return kit.issuer_crl(bench, revoked=((serial, reason),),
+                              last_update=now - dt.timedelta(days=2),
+                              next_update=now - dt.timedelta(days=1))
+
+    compromised = stale(x509.ReasonFlags.key_compromise)
+    report = kit.verify(genuine, bench.context(ocsp=_down, crl=lambda: compromised))
+    assert kit.judged(report) == ("invalid", {"revocation.now"}, set())
+    held = stale(x509.ReasonFlags.certificate_hold)
+    report = kit.verify(genuine, bench.context(ocsp=_down, crl=lambda: held))
+    assert kit.judged(report) == UNKNOWN_NOW
+    current_hold = kit.issuer_crl(bench, revoked=((serial, x509.ReasonFlags.certificate_hold),))
+    report = kit.verify(genuine, bench.context(ocsp=_down, crl=lambda: current_hold))
+    assert kit.judged(report) == ("invalid", {"revocation.now"}, set())
 
 
 def test_a_delegated_responder_the_seal_issuer_never_certified(bench, genuine, pki):
