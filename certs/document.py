@@ -1,11 +1,19 @@
-"""The PDF container around a drawn licence: the machine-readable ``licence.json``
-attachment (PDF/A-3 associated file, /AFRelationship /Data), XMP metadata claiming
-PDF/A-3b, and an sRGB output intent; and reading the attachment back.
+"""The PDF container around a drawn licence: a PDF 2.0 file meant to conform to PDF/A-4f
+(ISO 19005-4:2020, conformance F for its attachment), with the machine-readable
+``licence.json`` (an associated file, /AFRelationship /Data), XMP metadata and an sRGB
+output intent; and reading the attachment back.
 
-Done with pyHanko's writer (the seal room signs with pyHanko, so its reader is the one
-that must accept the file). What is still short of full PDF/A-3b conformance: no
-validator (veraPDF) is run here; ReportLab's subset fonts carry no CIDSet; the XMP has no
-extension schema for the custom fields (none are used). See docs in the report.
+Why PDF/A-4 and not PDF/A-3: the seal is a PAdES signature made by pyHanko with a P-256
+key, and pyHanko as shipped declares ISO/TS 32002 for such keys, which sets the document
+to PDF 2.0 (a PDF/A-3 file must stay ISO 32000-1, PDF 1.x). PDF/A-4 is the part for PDF
+2.0, where ETSI.CAdES.detached, document time-stamps and the DSS are core features.
+
+PDF/A-4 allows no document information dictionary (6.1.3-4), so there is none: the XMP
+packet is the one record of title, author, subject, keywords, producer and dates, and
+pyHanko's incremental writer, finding no /Info, keeps only the XMP current when the seal
+and its validation data are added. Written with pyHanko's writer (the seal room signs
+with pyHanko, so its reader is the one that must accept the file). No validator
+(veraPDF) runs here; tests check the clauses that apply to what we write.
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ ATTACHMENT_NAME = "licence.json"
 ATTACHMENT_FORMAT = "certseal-licence/1"
 MAX_ATTACHMENT_BYTES = 1_000_000
 _PDFAID = "http://www.aiim.org/pdfa/ns/id/"
+_PDF = "http://ns.adobe.com/pdf/1.3/"
+PDFA_PART, PDFA_REVISION, PDFA_CONFORMANCE = "4", "2020", "F"
 
 
 def attachment_envelope(type_code: str, type_name: str, licence_id: str, issuer_name: str,
@@ -60,18 +70,26 @@ def srgb_icc_profile() -> bytes:
 
 
 def finish_document(pdf: bytes, envelope: dict[str, Any], *, title: str, author: str,
-                    created: dt.datetime) -> bytes:
-    writer = copy_into_new_writer(PdfFileReader(io.BytesIO(pdf)))
+                    subject: str, keywords: tuple[str, ...], created: dt.datetime) -> bytes:
+    # The drawing library's /Info is left behind (PDF/A-4 6.1.3-4): metadata is XMP only.
+    writer = copy_into_new_writer(PdfFileReader(io.BytesIO(pdf)), writer_kwargs={"info": None})
+    writer.ensure_output_version((2, 0))  # the %PDF-2.0 header PDF/A-4 requires (6.1.2)
     _attach(writer, canonical_json(envelope), created)
     _output_intent(writer)
     meta = writer.document_meta
     meta.title = title
     meta.author = author
+    meta.subject = subject
     meta.creator = "certseal"
     meta.created = created
     meta.xmp_extra = [XmpStructure.of(
-        (ExpandedName(_PDFAID, "part"), XmpValue("3")),
-        (ExpandedName(_PDFAID, "conformance"), XmpValue("B")),
+        (ExpandedName(_PDFAID, "part"), XmpValue(PDFA_PART)),
+        (ExpandedName(_PDFAID, "rev"), XmpValue(PDFA_REVISION)),
+        (ExpandedName(_PDFAID, "conformance"), XmpValue(PDFA_CONFORMANCE)),
+        # pyHanko's own keywords field is written as pdf:keywords; the Adobe PDF schema
+        # names it pdf:Keywords.
+        (ExpandedName(_PDF, "Keywords"), XmpValue("; ".join(keywords))),
+        (ExpandedName(_PDF, "Trapped"), XmpValue("False")),
     )]
     out = io.BytesIO()
     writer.write(out)
@@ -86,8 +104,6 @@ def _attach(writer, payload: bytes, created: dt.datetime) -> None:
     spec = FileSpec(file_spec_string=ATTACHMENT_NAME, file_name=ATTACHMENT_NAME,
                     embedded_data=stream, description="电子证照数据 / licence data (JSON)")
     spec_obj = spec.as_pdf_object()
-    # Set by hand: pyHanko's embed_file bumps the header to PDF 2.0 when given an
-    # AFRelationship, and PDF/A-3 wants a 1.x header.
     spec_obj["/AFRelationship"] = pdf_name("/Data")
     spec_ref = writer.add_object(spec_obj)
     root = writer.root

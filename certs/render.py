@@ -2,7 +2,7 @@
 
 The page has no annotations or form fields: the seal room adds the signature field (the
 visible e-seal) at ``layout.seal`` when it signs. ``document.finish`` then embeds the
-machine-readable data and the PDF/A-3b metadata.
+machine-readable data and the PDF/A-4f metadata.
 """
 
 from __future__ import annotations
@@ -57,10 +57,6 @@ def render_licence_pdf(
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, initialFontName=font_name, initialFontSize=12,
                     pageCompression=1)
-    canvas.setTitle(f"{licence_type.name} {licence_id}")
-    canvas.setAuthor(issuer_name)
-    canvas.setSubject(licence_type.name_en)
-    canvas.setCreator("certseal")
     page.draw(canvas, licence_type, str(licence_id), data, issuer_name, issued_at, qr_text)
     canvas.showPage()
     canvas.save()
@@ -68,6 +64,8 @@ def render_licence_pdf(
                                    issuer_name, issued_at, data)
     return finish_document(buffer.getvalue(), envelope,
                            title=f"{licence_type.name} {licence_id}", author=issuer_name,
+                           subject=f"{licence_type.name} ({licence_type.name_en})",
+                           keywords=(licence_type.name, licence_type.code, str(licence_id)),
                            created=issued_at)
 
 

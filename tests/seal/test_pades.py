@@ -270,3 +270,24 @@ def test_archive_timestamp_makes_b_lta(
                       reason=REASON, location=REGION_NAME, archive_timestamp=True)
     # The seal's revision no longer ends the file, but what follows is allowed under P=1.
     assert_valid_b_lta(sealed, seal_domain.certificates.root)
+
+
+def test_sealing_keeps_the_licence_pdfa_4f_with_no_info_dictionary(
+        seal_domain: SealDomain, sealed_pdf: bytes, timestamper: InProcessTimeStamper) -> None:
+    import pdfa_checks
+    import pikepdf
+
+    lta = seal_pdf(seal_domain.licence_pdf, seal_domain.material(), seal_domain.placement,
+                   timestamper=timestamper, validation=seal_domain.validation(),
+                   reason=REASON, location=REGION_NAME, archive_timestamp=True)
+    for sealed in (sealed_pdf, lta):
+        found = pdfa_checks.check_pdfa4f(sealed)
+        assert found.problems == [] and found.shown_glyphs > 100
+        document = pikepdf.open(io.BytesIO(sealed))
+        # PDF 2.0 from the header on: sealing had no reason to write a catalog /Version
+        assert document.pdf_version == "2.0" and "/Version" not in document.Root
+        assert "/Info" not in document.trailer
+        meta = document.open_metadata()
+        assert meta.pdfa_status == "4F" and meta["dc:creator"] == [DEPARTMENT]
+        created = datetime.fromisoformat(meta["xmp:CreateDate"])
+        assert datetime.fromisoformat(meta["xmp:ModifyDate"]) > created  # sealing updated it

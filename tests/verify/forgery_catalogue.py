@@ -175,16 +175,24 @@ def _xref_table(entries: dict[int, int], size: int, trailer: bytes) -> bytes:
     return bytes(out)
 
 
+def _trailer_names(reader: PdfFileReader) -> str:
+    """The trailer's /Root and, if the file has one, /Info, as written in a trailer (a
+    PDF/A-4 licence has no /Info)."""
+    names = f"/Root {reader.trailer.raw_get('/Root').reference.idnum} 0 R"
+    if "/Info" in reader.trailer:
+        names += f" /Info {reader.trailer.raw_get('/Info').reference.idnum} 0 R"
+    return names
+
+
 def append_revision(pdf: bytes, bodies: dict[int, bytes], *, prev: int | None = None,
                     offsets: dict[int, int] | None = None, between: bytes = b"",
                     trailer_extra: bytes = b"", with_xref: bool = True) -> bytes:
     """A hand-written incremental update: ``bodies`` (object number -> "N 0 obj ...
     endobj" bytes) appended after the file, then (``with_xref``) a classic xref section
-    whose trailer names the file's /Root and /Info and ``prev`` (default: the file's last
-    startxref). ``offsets`` overrides entries (a lie about where an object is)."""
+    whose trailer names the file's /Root (and /Info, if it has one) and ``prev`` (default:
+    the file's last startxref). ``offsets`` overrides entries (a lie about where an object is)."""
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-    root = reader.trailer.raw_get("/Root").reference.idnum
-    info = reader.trailer.raw_get("/Info").reference.idnum
+    root = _trailer_names(reader)
     size = int(reader.trailer["/Size"])
     last = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
     out = bytearray(pdf if pdf.endswith(b"\n") else pdf + b"\n")
@@ -197,7 +205,7 @@ def append_revision(pdf: bytes, bodies: dict[int, bytes], *, prev: int | None = 
     if not with_xref:
         return bytes(out)
     start = len(out)
-    trailer = (f"/Root {root} 0 R /Info {info} 0 R /Prev {last if prev is None else prev} "
+    trailer = (f"{root} /Prev {last if prev is None else prev} "
                .encode() + trailer_extra)
     out += _xref_table(entries, max([size, *[n + 1 for n in entries]]), trailer)
     out += b"startxref\n%d\n%%%%EOF\n" % start
@@ -282,10 +290,9 @@ def isa_forked_history(pdf: bytes) -> bytes:
         entries[number] = len(out)
         out += body
     copy_at = len(out)
-    root = reader.trailer.raw_get("/Root").reference.idnum
-    info = reader.trailer.raw_get("/Info").reference.idnum
+    root = _trailer_names(reader)
     out += _xref_table(entries, max(entries) + 1,
-                       f"/Root {root} 0 R /Info {info} 0 R /Prev {first}".encode())
+                       f"{root} /Prev {first}".encode())
     out += b"startxref\n%d\n%%%%EOF\n" % copy_at
     spare = max(entries) + 1
     return append_revision(bytes(out), {spare: f"{spare} 0 obj\nnull\nendobj\n".encode()},
@@ -306,11 +313,10 @@ def isa_xref_stream(pdf: bytes) -> bytes:
     rows = b"".join(b"\x01" + entries[n].to_bytes(4, "big") + b"\x00" for n in sorted(entries))
     index = b" ".join(b"%d 1" % n for n in sorted(entries))
     last = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
-    root = reader.trailer.raw_get("/Root").reference.idnum
-    info = reader.trailer.raw_get("/Info").reference.idnum
+    root = _trailer_names(reader)
     start = len(out)
     out += (f"{xref_number} 0 obj\n<< /Type /XRef /Size {xref_number + 1} /W [1 4 1] "
-            f"/Index [".encode() + index + f"] /Root {root} 0 R /Info {info} 0 R /Prev {last} "
+            f"/Index [".encode() + index + f"] {root} /Prev {last} "
             f"/Length {len(rows)} >>\nstream\n".encode() + rows + b"\nendstream\nendobj\n")
     out += b"startxref\n%d\n%%%%EOF\n" % start
     return bytes(out)
@@ -351,10 +357,8 @@ def swa_literal_contents(pdf: bytes) -> bytes:
             if isinstance(location, int):
                 entries[ref.idnum] = location + (new_c - c if location >= c else 0)
     entries.update(ours)
-    root = reader.trailer.raw_get("/Root").reference.idnum
-    info = reader.trailer.raw_get("/Info").reference.idnum
-    body += _xref_table(entries, max(entries) + 1, f"/Root {root} 0 R /Info {info} 0 R"
-                        .encode())
+    root = _trailer_names(reader)
+    body += _xref_table(entries, max(entries) + 1, root.encode())
     assert len(body) <= new_c
     body += b" " * (new_c - len(body)) + tail
     return bytes(body)
@@ -468,11 +472,10 @@ def object_stream_redefining_the_page(pdf: bytes) -> bytes:
     data = b"".join(rows[n] for n in sorted(rows))
     index = b" ".join(b"%d 1" % n for n in sorted(rows))
     last = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
-    root = reader.trailer.raw_get("/Root").reference.idnum
-    info = reader.trailer.raw_get("/Info").reference.idnum
+    root = _trailer_names(reader)
     start = len(out)
     out += (f"{xref_number} 0 obj\n<< /Type /XRef /Size {xref_number + 1} /W [1 4 1] "
-            f"/Index [".encode() + index + f"] /Root {root} 0 R /Info {info} 0 R /Prev {last} "
+            f"/Index [".encode() + index + f"] {root} /Prev {last} "
             f"/Length {len(data)} >>\nstream\n".encode() + data + b"\nendstream\nendobj\n")
     out += b"startxref\n%d\n%%%%EOF\n" % start
     return bytes(out)
@@ -510,11 +513,10 @@ def hybrid_reference_file(pdf: bytes) -> bytes:
             f"/Index [".encode() + index + f"] /Length {len(rows)} >>\nstream\n".encode()
             + rows + b"\nendstream\nendobj\n")
     last = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
-    root = reader.trailer.raw_get("/Root").reference.idnum
-    info = reader.trailer.raw_get("/Info").reference.idnum
+    root = _trailer_names(reader)
     start = len(out)
-    out += (f"xref\n0 0\ntrailer\n<< /Size {xref_number + 1} /Root {root} 0 R /Info {info} "
-            f"0 R /Prev {last} /XRefStm {stream_at} >>\nstartxref\n{start}\n%%EOF\n"
+    out += (f"xref\n0 0\ntrailer\n<< /Size {xref_number + 1} {root} "
+            f"/Prev {last} /XRefStm {stream_at} >>\nstartxref\n{start}\n%%EOF\n"
             .encode())
     return bytes(out)
 
