@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from typing import Any
 
 from reportlab import rl_config
@@ -88,6 +89,54 @@ def chinese_date(value: Any) -> str:
     return f"{day.year}年{day.month:02d}月{day.day:02d}日"
 
 
+# Chinese line breaking (禁则, GB/T 15834 and the W3C "Requirements for Chinese Text
+# Layout" 3.1.7): a line does not start with closing punctuation nor end with opening
+# punctuation. Full-width forms first, then their half-width counterparts.
+NOT_AT_LINE_START = frozenset("，。、；：？！）」』】〕〉》〗〙］｝”’．・…‥—～々〻"
+                              ",.;:!?)]}%")
+NOT_AT_LINE_END = frozenset("（「『【〔〈《〖〘［｛“‘([{")
+# Kept whole: a run of Latin letters and digits (a street number, an identifier) and
+# the doubled dash and ellipsis of Chinese punctuation (——, ……).
+_UNITS = re.compile(r"[A-Za-z0-9]+|——|……|.", re.S)
+
+
+def wrap_text(text: str, fits) -> list[str]:
+    """Lines of ``text`` (its own line breaks kept), each as long as ``fits(line)`` allows,
+    broken by 禁则: when a break would put closing punctuation at the start of a line, or
+    leave opening punctuation at the end of one, the characters around it move to the
+    next line together (push-out, 追い出し), so lines end short rather than wrong. A line
+    that cannot be broken so (nothing but punctuation, or what would move does not fit
+    the next line) breaks where it fills: nothing is drawn past the margin."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        line: list[str] = []
+        for unit in _units(paragraph, fits):
+            if not line or fits("".join(line) + unit):
+                line.append(unit)
+                continue
+            kept, carried = list(line), [unit]
+            while len(kept) > 1 and (carried[0][0] in NOT_AT_LINE_START
+                                     or kept[-1][-1] in NOT_AT_LINE_END):
+                carried.insert(0, kept.pop())
+            stuck = carried[0][0] in NOT_AT_LINE_START or kept[-1][-1] in NOT_AT_LINE_END
+            if stuck or not fits("".join(carried)):
+                kept, carried = line, [unit]  # no legal break, or past the margin
+            lines.append("".join(kept))
+            line = carried
+        lines.append("".join(line))
+    return lines
+
+
+def _units(paragraph: str, fits) -> list[str]:
+    units = []
+    for unit in _UNITS.findall(paragraph):
+        if len(unit) > 1 and not fits(unit):
+            units.extend(unit)  # wider than a whole line: it has to break somewhere
+        else:
+            units.append(unit)
+    return units
+
+
 class _Page:
     def __init__(self, font: str) -> None:
         self.font = font
@@ -162,17 +211,7 @@ class _Page:
             c.drawString(x, y, label)
 
     def _wrap(self, text: str, size: float, width: float) -> list[str]:
-        lines: list[str] = []
-        for paragraph in text.splitlines() or [""]:
-            line = ""
-            for char in paragraph:
-                if line and stringWidth(line + char, self.font, size) > width:
-                    lines.append(line)
-                    line = char
-                else:
-                    line += char
-            lines.append(line)
-        return lines
+        return wrap_text(text, lambda line: stringWidth(line, self.font, size) <= width)
 
     def _fields(self, c: Canvas, fields: tuple[LayoutField, ...], data: dict[str, Any],
                 box: tuple[float, float, float, float]) -> None:

@@ -435,13 +435,13 @@ class _FontReader:
         else:
             found.add("6.2.10.6-1/2 (not checked)", f"{where}: non-symbolic TrueType font")
             return None
-        unicode = _to_unicode(font["/ToUnicode"].read_bytes()) if "/ToUnicode" in font \
+        unicode = to_unicode_map(font["/ToUnicode"].read_bytes()) if "/ToUnicode" in font \
             else None
         self._programs[key] = (cmap, face, unicode)
         return self._programs[key]
 
 
-def _to_unicode(cmap: bytes) -> dict[int, str]:
+def to_unicode_map(cmap: bytes) -> dict[int, str]:
     """code -> text of a one-byte ToUnicode CMap (bfchar and bfrange sections)."""
     text = cmap.decode("latin-1")
     found: dict[int, str] = {}
