@@ -51,6 +51,7 @@ ACTIONS = frozenset({
     "trust_list.published", "trust_list.imported", "trust_list.withdrawn",
     "trust_list.refreshed", "api_key.created", "api_key.revoked",
     "audit.checkpointed",
+    "list_of_lists.published", "list_of_lists.region_named", "list_of_lists.region_withdrawn",
 })
 _ENTRY_DOMAIN = b"certseal-audit-entry-v1\x00"
 # Keys whose values are secrets: recorded as redacted, whoever passes them by mistake.

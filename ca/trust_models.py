@@ -52,3 +52,35 @@ class TrustListPublication(SQLModel, table=True):
     issued_at: datetime = Field(sa_column=_utc())
     next_update: datetime = Field(sa_column=_utc())
     jws: str = Field(sa_column=Column(Text, nullable=False))
+    # The same list as ETSI TS 119 612 XML, signed in the same transaction (absent on
+    # publications made before the XML form existed).
+    xml: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class TslPointerRecord(SQLModel, table=True):
+    """A national operator's pointer to a region's list (its list of lists names it): where
+    the list is served and the certificate that signs it. A withdrawal ends the pointer;
+    a region named again gets a new row."""
+
+    __tablename__ = "ca_tsl_pointer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    region_code: str = Field(index=True, max_length=6)
+    region_name: str = Field(max_length=128)
+    location: str = Field(max_length=1024)
+    signer_der: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    added_at: datetime = Field(sa_column=_utc())
+    added_by: str = Field(max_length=128)
+    withdrawn_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    withdrawal_reason: str | None = Field(default=None, max_length=1024)
+
+
+class ListOfListsPublication(SQLModel, table=True):
+    """Every list of lists signed, kept: the highest sequence number is the current one."""
+
+    __tablename__ = "ca_lotl_publication"
+
+    sequence_number: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    issued_at: datetime = Field(sa_column=_utc())
+    next_update: datetime = Field(sa_column=_utc())
+    xml: str = Field(sa_column=Column(Text, nullable=False))

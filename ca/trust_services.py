@@ -25,6 +25,7 @@ from ca.trustlist import (
     TrustService,
     sign_trust_list,
 )
+from ca.tsl_xml import sign_trust_list_xml
 
 DEFAULT_LIST_VALIDITY = timedelta(days=30)
 
@@ -151,7 +152,8 @@ def publish(session: Session, *, region_code: str, region_name: str, base_url: s
             key, signer_certificate: x509.Certificate, chain: list[x509.Certificate],
             now: datetime, validity: timedelta = DEFAULT_LIST_VALIDITY
             ) -> TrustListPublication:
-    """Sign the next list (sequence + 1) from the recorded services and record it.
+    """Sign the next list (sequence + 1) from the recorded services and record it, as a JWS
+    and as ETSI TS 119 612 XML: one publication, two serialisations of the same list.
 
     Two publishers racing for the same sequence number collide on the primary key; the
     loser's transaction fails rather than publishing a second list under one number."""
@@ -165,8 +167,10 @@ def publish(session: Session, *, region_code: str, region_name: str, base_url: s
                            sequence_number=sequence, issued_at=now, next_update=now + validity,
                            services=trust_services(session))
     jws = sign_trust_list(trust_list, key, signer_certificate, chain=chain)
+    # The XML form carries the signer's certificate alone (TS 119 612 clause 5.7.1).
+    xml = sign_trust_list_xml(trust_list, key, signer_certificate).decode("utf-8")
     publication = TrustListPublication(sequence_number=sequence, issued_at=now,
-                                       next_update=trust_list.next_update, jws=jws)
+                                       next_update=trust_list.next_update, jws=jws, xml=xml)
     session.add(publication)
     session.flush()
     return publication

@@ -153,9 +153,19 @@ class TrustList:
 
 @dataclass(frozen=True)
 class SignedTrustList:
+    """A list verified against its pinned signer, with the signed document as received:
+    a compact JWS, or ETSI TS 119 612 XML (``ca.tsl_xml``), the same facts either way."""
+
     trust_list: TrustList
     signer_certificate: x509.Certificate
-    jws: str
+    document: str
+    format: str = "jws"  # "jws" | "xml"
+
+    @property
+    def jws(self) -> str:
+        if self.format != "jws":
+            raise AttributeError("this trust list was read from XML; see .document")
+        return self.document
 
 
 def _iso(when: datetime) -> str:

@@ -46,9 +46,10 @@ def cmd_export(args: argparse.Namespace) -> dict:
 
     domain = _domain(args)
     try:
-        return export_trust_list(domain, args.out).to_json()
+        exported = export_trust_list(domain, args.out, format=args.format)
     finally:
         domain.close()
+    return exported.to_json()
 
 
 def cmd_import(args: argparse.Namespace) -> dict:
@@ -74,11 +75,21 @@ def cmd_import(args: argparse.Namespace) -> dict:
 
 
 def cmd_show(args: argparse.Namespace) -> dict:
+    from ca.trustlist import fingerprint
+    from certseal.list_of_lists import held_lists_of_lists
     from certseal.trust import show_trust_lists
 
-    rows, warnings = show_trust_lists(_settings(args))
+    settings = _settings(args)
+    rows, warnings = show_trust_lists(settings)
     _warn(warnings)
-    return {"trust_lists": [r.to_json() for r in rows], "warnings": list(warnings)}
+    lotls = [{"operator_code": code, "operator_name": s.list_of_lists.operator_name,
+              "sequence_number": s.list_of_lists.sequence_number,
+              "next_update": s.list_of_lists.next_update.isoformat(),
+              "regions": [p.region_code for p in s.list_of_lists.pointers],
+              "signer_fingerprint": fingerprint(s.signer_certificate)}
+             for code, s in sorted(held_lists_of_lists(settings.home)[0].items())]
+    return {"trust_lists": [r.to_json() for r in rows], "lists_of_lists": lotls,
+            "warnings": list(warnings)}
 
 
 def cmd_refresh(args: argparse.Namespace) -> dict:
@@ -118,9 +129,46 @@ def cmd_publish(args: argparse.Namespace) -> dict:
         domain.close()
 
 
+def cmd_lotl_add(args: argparse.Namespace) -> dict:
+    from ca.trustlist import TrustListError
+    from certseal.list_of_lists import name_region
+
+    try:
+        data = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
+    except OSError as exc:
+        raise TrustListError(f"cannot read {args.file}: {exc.strerror}") from exc
+    domain = _domain(args)
+    try:
+        return name_region(domain, data, signer_fingerprint=args.signer_fingerprint,
+                           location=args.url, actor=f"operator:{getpass.getuser()}").to_json()
+    finally:
+        domain.close()
+
+
+def cmd_lotl_withdraw(args: argparse.Namespace) -> dict:
+    from certseal.list_of_lists import withdraw_region
+
+    domain = _domain(args)
+    try:
+        return withdraw_region(domain, args.region, reason=args.reason,
+                               actor=f"operator:{getpass.getuser()}").to_json()
+    finally:
+        domain.close()
+
+
+def cmd_lotl_export(args: argparse.Namespace) -> dict:
+    from certseal.list_of_lists import export_list_of_lists
+
+    domain = _domain(args)
+    try:
+        return export_list_of_lists(domain, args.out).to_json()
+    finally:
+        domain.close()
+
+
 def register(sub: argparse._SubParsersAction, add_common: Callable[..., None]) -> None:
     """Add this module's commands; each sets `handler=` to a function returning a dict."""
-    from certseal.trust import DEFAULT_FETCH_TIMEOUT, SERVICE_CHOICES
+    from certseal.trust import DEFAULT_FETCH_TIMEOUT, FORMATS, SERVICE_CHOICES
 
     group = sub.add_parser("trust-list", help="this region's signed trust list and those of "
                                               "the regions it recognises")
@@ -129,11 +177,15 @@ def register(sub: argparse._SubParsersAction, add_common: Callable[..., None]) -
     p = tl_sub.add_parser("export", help="write this region's current signed trust list")
     add_common(p)
     p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--format", choices=FORMATS, default="jws",
+                   help="jws (default) or xml (ETSI TS 119 612, XAdES-signed)")
     p.set_defaults(handler=cmd_export)
 
     p = tl_sub.add_parser("import", help="accept another region's signed trust list")
     add_common(p)
-    p.add_argument("file", type=Path, help="the region's trust-list.jws (- = stdin)")
+    p.add_argument("file", type=Path,
+                   help="the region's trust-list.jws or .xml, or a national list of lists "
+                        "(- = stdin)")
     p.add_argument("--signer-fingerprint", default=None,
                    help="expected SHA-256 of the list signer's certificate (first import)")
     p.add_argument("--url", default=None,
@@ -164,3 +216,24 @@ def register(sub: argparse._SubParsersAction, add_common: Callable[..., None]) -
     p = tl_sub.add_parser("publish", help="re-sign this region's list as the next sequence")
     add_common(p)
     p.set_defaults(handler=cmd_publish)
+
+    group = sub.add_parser("list-of-lists", help="a national operator's signed list of the "
+                                                 "regions' trust lists (ETSI LOTL pattern)")
+    lotl_sub = group.add_subparsers(dest="lotl_command", required=True, metavar="ACTION")
+    p = lotl_sub.add_parser("add", help="name a region's list (and its signer) and publish")
+    add_common(p)
+    p.add_argument("file", type=Path, help="the region's exported list, .jws or .xml (- = stdin)")
+    p.add_argument("--signer-fingerprint", required=True,
+                   help="SHA-256 of the region's list signer, confirmed with that region")
+    p.add_argument("--url", default=None,
+                   help="where counters fetch that list (default: its /pki/trust-list.xml)")
+    p.set_defaults(handler=cmd_lotl_add)
+    p = lotl_sub.add_parser("withdraw", help="stop naming a region and publish")
+    add_common(p)
+    p.add_argument("--region", required=True)
+    p.add_argument("--reason", required=True)
+    p.set_defaults(handler=cmd_lotl_withdraw)
+    p = lotl_sub.add_parser("export", help="write the current signed list of lists")
+    add_common(p)
+    p.add_argument("--out", required=True, type=Path)
+    p.set_defaults(handler=cmd_lotl_export)

@@ -319,6 +319,7 @@ class TrustDomain:
             append_entry(session, "trust_list.published",
                          subject=str(publication.sequence_number),
                          details={"region": facts.region_code})
+        write_public(self.settings.published_dir / "trust-list.xml", publication.xml.encode())
         return write_public(self.settings.published_dir / "trust-list.jws",
                             publication.jws.encode())
 

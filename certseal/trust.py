@@ -6,7 +6,8 @@ Imported lists live as files, so a counter can verify offline from a copied home
     HOME/trust-lists/<region code>/signer.pem     the pinned list-signer certificate
     HOME/trust-lists/<region code>/source.json    where refresh fetches it, when it was pinned
     HOME/trust-lists/<region code>/<seq>.jws      every accepted version, exactly as received
-                                                  (seq zero-padded to 10 digits)
+                                    or <seq>.xml  (seq zero-padded to 10 digits; .xml: ETSI TS
+                                                  119 612, the same list in its other form)
 
 Only the highest sequence number of a region is used: older versions are history, never
 trust (a withdrawal in version n must not be undone by version n-1 sitting beside it).
@@ -30,6 +31,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from ca import tsl_xml
 from ca.audit import append_entry, qualified_actor
 from ca.trustlist import (
     MAX_LIST_BYTES,
@@ -51,6 +53,7 @@ SOURCE_FILE = "source.json"
 TSL_SIGNING_EKU = x509.ObjectIdentifier("0.4.0.2231.3.0")
 DEFAULT_FETCH_TIMEOUT = 10.0
 MEDIA_TYPE = "application/vnd.certseal.trust-list+jws"
+FORMATS = ("jws", "xml")
 
 
 class TrustListRefused(TrustListError):
@@ -68,6 +71,10 @@ def own_list_path(settings: Settings) -> Path:
     return settings.published_dir / "trust-list.jws"
 
 
+def own_list_xml_path(settings: Settings) -> Path:
+    return settings.published_dir / "trust-list.xml"
+
+
 def own_signer_path(settings: Settings) -> Path:
     return settings.published_dir / "trust-list-signer.pem"
 
@@ -78,12 +85,18 @@ def _region_dir(settings: Settings, region_code: str) -> Path:
     return trust_lists_dir(settings) / region_code
 
 
-def _version_file(region_dir: Path, sequence_number: int) -> Path:
-    return region_dir / f"{sequence_number:010d}.jws"
+def _version_file(region_dir: Path, sequence_number: int, suffix: str | None = None) -> Path:
+    """The file of a version: the one held (either form), or the name a new one takes."""
+    if suffix is None:
+        xml = region_dir / f"{sequence_number:010d}.xml"
+        suffix = ".xml" if xml.is_file() else ".jws"
+    return region_dir / f"{sequence_number:010d}{suffix}"
 
 
 def _held_versions(region_dir: Path) -> list[int]:
-    return sorted(int(p.stem) for p in region_dir.glob("*.jws") if p.stem.isdigit())
+    return sorted({int(p.stem) for p in region_dir.iterdir()
+                   if p.suffix in (".jws", ".xml") and p.stem.isdigit()}
+                  if region_dir.is_dir() else ())
 
 
 @contextlib.contextmanager
@@ -113,15 +126,22 @@ def _as_text(jws: str | bytes) -> str:
         if len(jws) > MAX_LIST_BYTES:
             raise TrustListError("trust list is too large")
         try:
-            jws = jws.decode("ascii")
+            jws = jws.decode("utf-8" if tsl_xml.is_xml(jws) else "ascii")
         except UnicodeDecodeError as exc:
-            raise TrustListError("not a trust list: not a compact JWS (non-ASCII bytes)") from exc
+            raise TrustListError("not a trust list: neither a compact JWS nor UTF-8 XML"
+                                 ) from exc
     return jws.strip()
+
+
+def _signer_claimed(text: str) -> x509.Certificate:
+    return tsl_xml.claimed_signer(text) if tsl_xml.is_xml(text) else signer_of(text)
 
 
 def _claimed_region(jws: str) -> str:
     """The region a list says it is from, read before its signature is checked: only to
     find the pin it must then verify against."""
+    if tsl_xml.is_xml(jws):
+        return tsl_xml.claimed_region(jws)[0]
     try:
         payload = jwt.api_jws.decode_complete(jws, options={"verify_signature": False})["payload"]
         return str(json.loads(payload)["scheme_operator"]["region_code"])
@@ -160,10 +180,15 @@ class Published:
     issued_at: datetime
     next_update: datetime
     path: Path
+    format: str | None = None  # set by export: "jws" | "xml"
+    signer_fingerprint: str | None = None  # set by export: SHA-256 of the list signer
 
     def to_json(self) -> dict:
-        return {"sequence_number": self.sequence_number, "issued_at": self.issued_at.isoformat(),
+        data = {"sequence_number": self.sequence_number, "issued_at": self.issued_at.isoformat(),
                 "next_update": self.next_update.isoformat(), "trust_list": str(self.path)}
+        if self.format is not None:
+            data.update(format=self.format, signer_fingerprint=self.signer_fingerprint)
+        return data
 
 
 def _published(domain: TrustDomain, path: Path) -> Published:
@@ -226,11 +251,17 @@ def withdraw_service(domain: TrustDomain, service_type: str, *, reason: str,
                       _published(domain, path))
 
 
-def export_trust_list(domain: TrustDomain, out: Path) -> Published:
-    """Write the current signed list (as served at /pki/trust-list) to ``out``."""
-    served = served_trust_list(domain)
+def export_trust_list(domain: TrustDomain, out: Path, *, format: str = "jws") -> Published:
+    """Write the current signed list, as served at /pki/trust-list (jws) or
+    /pki/trust-list.xml (xml), to ``out``; say which signer the importer should expect."""
+    if format not in FORMATS:
+        raise ValueError(f"--format must be one of {', '.join(FORMATS)}")
+    served = served_trust_list(domain) if format == "jws" else served_trust_list_xml(domain)
     write_public(out, served)
-    return _published(domain, out)
+    signer = x509.load_pem_x509_certificate(own_signer_path(domain.settings).read_bytes())
+    published = _published(domain, out)
+    return Published(published.sequence_number, published.issued_at, published.next_update,
+                     out, format=format, signer_fingerprint=fingerprint(signer))
 
 
 def served_trust_list(domain: TrustDomain, *, now: datetime | None = None) -> bytes:
@@ -251,6 +282,26 @@ def served_trust_list(domain: TrustDomain, *, now: datetime | None = None) -> by
     return data
 
 
+def served_trust_list_xml(domain: TrustDomain, *, now: datetime | None = None) -> bytes:
+    """The same publication as ``served_trust_list``, as ETSI TS 119 612 XML (a publication
+    made before the XML form existed is followed by a new one that has both)."""
+    from ca.trust_services import latest_publication
+
+    now = now or datetime.now(UTC)
+    with domain.session() as session:
+        row = latest_publication(session)
+        xml = row.xml if row is not None else None
+        due = row is None or now >= row.issued_at + (row.next_update - row.issued_at) / 2
+    if due or xml is None:
+        domain.publish_trust_list(now=now)
+        return own_list_xml_path(domain.settings).read_bytes()
+    data = xml.encode()
+    path = own_list_xml_path(domain.settings)
+    if not path.is_file() or path.read_bytes() != data:
+        write_public(path, data)
+    return data
+
+
 # -- import -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ImportResult:
@@ -264,28 +315,42 @@ class ImportResult:
     unchanged: bool  # the very same list was already held
     path: Path
     source_url: str | None
+    kind: str = "trust-list"  # or "list-of-lists"
+    regions: tuple[str, ...] = ()  # a list of lists: the regions it names
 
     def to_json(self) -> dict:
-        return {
+        data = {
             "region_code": self.region_code, "region_name": self.region_name,
             "sequence_number": self.sequence_number, "issued_at": self.issued_at.isoformat(),
             "next_update": self.next_update.isoformat(),
             "signer_fingerprint": self.signer_fingerprint, "newly_pinned": self.newly_pinned,
             "unchanged": self.unchanged, "path": str(self.path), "source_url": self.source_url,
+            "kind": self.kind,
         }
+        if self.kind != "trust-list":
+            data["regions"] = list(self.regions)
+        return data
 
 
 def import_trust_list(settings: Settings, jws: str | bytes, *,
                       signer_fingerprint: str | None = None, source_url: str | None = None,
                       now: datetime | None = None) -> ImportResult:
     """Accept another region's signed list into this home, or raise with one clear line.
+    The list may be a JWS or ETSI TS 119 612 XML (the same list in its other form), or a
+    national list of lists (``certseal.list_of_lists``).
 
     First import of a region pins the certificate the list is signed by (confirmed against
-    ``signer_fingerprint`` when given); later imports must be signed by the pinned signer,
-    carry a higher sequence number (the same number only as the identical list: a no-op),
-    and be within their next-update time."""
+    ``signer_fingerprint`` when given), unless a held list of lists names the region: then
+    its signer must be one that list names for it, and the pin is that list's. Later imports
+    must be signed by the pinned signer, carry a higher sequence number (the same number only
+    as the identical list, in either form: a no-op), and be within their next-update time."""
     now = now or datetime.now(UTC)
     text = _as_text(jws)
+    if tsl_xml.is_xml(text) and tsl_xml.claimed_region(text)[1]:
+        from certseal.list_of_lists import import_list_of_lists
+
+        return import_list_of_lists(settings, text, signer_fingerprint=signer_fingerprint,
+                                    source_url=source_url, now=now)
     region_code = _claimed_region(text)
     if settings.region_code is not None and region_code == settings.region_code:
         raise TrustListRefused(f"the list is of this home's own region {region_code}; "
@@ -293,7 +358,19 @@ def import_trust_list(settings: Settings, jws: str | bytes, *,
     region_dir = _region_dir(settings, region_code)
     with _region_lock(region_dir):
         pinned = _pinned_signer(region_dir)
-        claimed = signer_of(text)
+        claimed = _signer_claimed(text)
+        via = None
+        if pinned is None:
+            from certseal.list_of_lists import signer_named_for
+
+            via, pinned = signer_named_for(settings, region_code, claimed, now=now)
+            recognised_via = _source(region_dir).get("via")
+            if via is None and recognised_via:
+                # Not a first import: the region came through a list of lists that no longer
+                # names it. Pinning it now would undo that withdrawal.
+                raise TrustListRefused(
+                    f"refused the list of region {region_code}: it was recognised through the "
+                    f"list of lists of {recognised_via}, which no longer names it")
         newly_pinned = pinned is None
         if newly_pinned:
             if signer_fingerprint is not None and (
@@ -310,7 +387,7 @@ def import_trust_list(settings: Settings, jws: str | bytes, *,
             raise TrustListRefused(f"region {region_code} is pinned to signer "
                                    f"{fingerprint(pinned)}, not {signer_fingerprint}")
         try:
-            signed = read_trust_list(text, pinned)
+            signed = tsl_xml.read_signed_trust_list(text, pinned)
         except TrustListError as exc:
             raise TrustListRefused(f"refused the list of region {region_code}: {exc}") from exc
         tl = signed.trust_list
@@ -319,8 +396,10 @@ def import_trust_list(settings: Settings, jws: str | bytes, *,
         held = _held_versions(region_dir)
         if held and tl.sequence_number <= held[-1]:
             if tl.sequence_number == held[-1]:
-                if _version_file(region_dir, held[-1]).read_text().strip() == text:
-                    return _result(signed, pinned, False, True, region_dir,
+                held_file = _version_file(region_dir, held[-1])
+                held_text = held_file.read_text(encoding="utf-8").strip()
+                if held_text == text or _same_list(held_text, pinned, tl):
+                    return _result(signed, pinned, False, True, held_file,
                                    _source(region_dir).get("url"))
                 raise TrustListRefused(
                     f"refused the list of region {region_code}: sequence {tl.sequence_number} "
@@ -332,12 +411,13 @@ def import_trust_list(settings: Settings, jws: str | bytes, *,
             raise TrustListRefused(
                 f"refused the list of region {region_code}: it expired at "
                 f"{tl.next_update.isoformat()} (past its next update)")
+        path_suffix = "/pki/trust-list.xml" if signed.format == "xml" else "/pki/trust-list"
         url = source_url or _source(region_dir).get("url") or (
-            f"{tl.base_url.rstrip('/')}/pki/trust-list" if tl.base_url else None)
-        path = _version_file(region_dir, tl.sequence_number)
+            f"{tl.base_url.rstrip('/')}{path_suffix}" if tl.base_url else None)
+        path = _version_file(region_dir, tl.sequence_number, "." + signed.format)
         # O_EXCL: a version file, once written, is never replaced.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(fd, "w") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text + "\n")
         if newly_pinned:
             from cryptography.hazmat.primitives.serialization import Encoding
@@ -346,11 +426,22 @@ def import_trust_list(settings: Settings, jws: str | bytes, *,
         source = _source(region_dir)
         source.update({"url": url, "region_name": tl.region_name,
                        "signer_sha256": fingerprint(pinned)})
+        if via is not None:
+            source["via"] = via
         source.setdefault("pinned_at", now.isoformat())
         write_public(region_dir / SOURCE_FILE,
                      json.dumps(source, ensure_ascii=False, indent=2).encode())
         _audit_import(settings, signed, pinned)
         return _result(signed, pinned, newly_pinned, False, path, url)
+
+
+def _same_list(held_text: str, pinned: x509.Certificate, trust_list) -> bool:
+    """Whether the held version (perhaps the other form) says exactly what ``trust_list``
+    says: then the list received is the same publication, not a rival under one number."""
+    try:
+        return tsl_xml.read_signed_trust_list(held_text, pinned).trust_list == trust_list
+    except TrustListError:
+        return False
 
 
 def _audit_import(settings: Settings, signed: SignedTrustList, pinned: x509.Certificate
@@ -454,15 +545,34 @@ def accepted_trust_lists_in(home: Path, *, own_region: str | None = None,
                                          x509.load_pem_x509_certificate(signer.read_bytes())))
         except (TrustListError, ValueError) as exc:
             warnings.append(f"own trust list {own} is not usable: {exc}")
+    from certseal.list_of_lists import (
+        held_lists_of_lists,
+        is_list_of_lists_dir,
+        pinned_by_list_of_lists,
+    )
+
+    lotls, lotl_warnings = held_lists_of_lists(home)
+    warnings.extend(lotl_warnings)
     base = home / TRUST_LISTS_DIR
     for region_dir in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else ():
+        if is_list_of_lists_dir(region_dir):
+            continue
         held = _held_versions(region_dir)
         pinned = _pinned_signer(region_dir)
-        if not held or pinned is None:
+        via = _source(region_dir).get("via")
+        if not held or (pinned is None and via is None):
             continue
         path = _version_file(region_dir, held[-1])
         try:
-            signed = read_trust_list(path.read_bytes(), pinned)
+            data = path.read_bytes()
+            if pinned is None:
+                pinned, why = pinned_by_list_of_lists(lotls, via, region_dir.name,
+                                                      _signer_claimed(_as_text(data)))
+                if pinned is None:
+                    warnings.append(f"trust list of region {region_dir.name} is not "
+                                    f"recognised any more: {why}")
+                    continue
+            signed = tsl_xml.read_signed_trust_list(data, pinned)
         except (TrustListError, ValueError) as exc:
             warnings.append(f"held trust list {path} no longer verifies and is ignored: {exc}")
             continue
@@ -472,6 +582,11 @@ def accepted_trust_lists_in(home: Path, *, own_region: str | None = None,
             continue
         lists.append(signed)
     warnings.extend(_stale_warning(s, now) for s in lists if s.trust_list.next_update < now)
+    warnings.extend(
+        f"list of lists of {s.list_of_lists.operator_name} ({code}) sequence "
+        f"{s.list_of_lists.sequence_number} is past its next update: run "
+        "'certseal trust-list refresh' — a region withdrawn since then would be missed"
+        for code, s in lotls.items() if s.list_of_lists.next_update < now)
     return AcceptedTrustLists(tuple(lists), tuple(warnings), own_region)
 
 
@@ -539,45 +654,66 @@ def refresh_trust_lists(settings: Settings, *, timeout: float = DEFAULT_FETCH_TI
                         now: datetime | None = None,
                         fetch: Callable[[str, str | None], bytes | None] | None = None
                         ) -> RefreshReport:
-    """Fetch each imported region's list from its recorded URL and import it through the
-    same checks. A failure of one region does not stop the others; a region whose held
-    list is past its next update and could not be refreshed is warned about."""
+    """Fetch each imported list from its recorded URL and import it through the same checks:
+    lists of lists first, then every region they name (from the pointer's location, held
+    or not yet), then the regions pinned directly. A failure of one does not stop the
+    others; a list past its next update that could not be refreshed is warned about."""
+    from certseal.list_of_lists import held_lists_of_lists, is_list_of_lists_dir
+
     now_ = now or datetime.now(UTC)
     fetch = fetch or _http_fetcher(timeout)
-    outcomes = []
+    outcomes: list[RefreshOutcome] = []
     base = trust_lists_dir(settings)
-    for region_dir in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else ():
-        if not _held_versions(region_dir):
+    dirs = sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+    for directory in (d for d in dirs if is_list_of_lists_dir(d)):
+        outcomes.append(_refresh_one(settings, directory.name, _source(directory).get("url"),
+                                     fetch, now_))
+    named: dict[str, str] = {}
+    for signed in held_lists_of_lists(settings.home)[0].values():
+        for pointer in signed.list_of_lists.pointers:
+            named.setdefault(pointer.region_code, pointer.location)
+    held_regions = {d.name for d in dirs if not is_list_of_lists_dir(d) and _held_versions(d)}
+    for region in sorted(held_regions | set(named)):
+        if settings.region_code is not None and region == settings.region_code:
             continue
-        region = region_dir.name
-        url = _source(region_dir).get("url")
-        if not url:
-            outcomes.append(RefreshOutcome(region, None, "failed", None,
-                                           f"region {region}: no source URL recorded; "
-                                           "import with --url"))
-            continue
-        held = _held_versions(region_dir)
-        held_text = _version_file(region_dir, held[-1]).read_text().strip()
-        etag = '"' + hashlib.sha256(held_text.encode()).hexdigest() + '"'
-        try:
-            data = fetch(url, etag)
-            if data is None:  # 304: the held list is still the one served
-                outcomes.append(RefreshOutcome(region, url, "unchanged", held[-1],
-                                               f"region {region}: sequence {held[-1]} "
-                                               "(not modified)"))
-                continue
-            result = import_trust_list(settings, data, source_url=url, now=now_)
-        except (TrustListError, httpx.HTTPError, OSError, ValueError) as exc:
-            outcomes.append(RefreshOutcome(region, url, "failed", None,
-                                           f"region {region}: {_one_line(exc)}"))
-            continue
-        outcomes.append(RefreshOutcome(
-            region, url, "unchanged" if result.unchanged else "updated",
-            result.sequence_number,
-            f"region {region}: sequence {result.sequence_number}"
-            + (" (unchanged)" if result.unchanged else " imported")))
+        region_dir = base / region
+        source = _source(region_dir)
+        if source.get("via") and region not in named:
+            continue  # withdrawn by its list of lists: nothing to fetch, nothing to trust
+        url = named.get(region) if source.get("via") or region not in held_regions else None
+        outcomes.append(_refresh_one(settings, region, url or source.get("url"), fetch, now_))
     accepted = accepted_trust_lists(settings, now=now_)
     return RefreshReport(tuple(outcomes), accepted.warnings)
+
+
+def _refresh_one(settings: Settings, name: str, url: str | None,
+                 fetch: Callable[[str, str | None], bytes | None], now: datetime
+                 ) -> RefreshOutcome:
+    if not url:
+        return RefreshOutcome(name, None, "failed", None,
+                              f"region {name}: no source URL recorded; import with --url")
+    region_dir = trust_lists_dir(settings) / name
+    held = _held_versions(region_dir)
+    etag = None
+    if held:
+        held_text = _version_file(region_dir, held[-1]).read_text(encoding="utf-8").strip()
+        etag = '"' + hashlib.sha256(held_text.encode()).hexdigest() + '"'
+    try:
+        data = fetch(url, etag)
+        if data is None:  # 304: the held list is still the one served
+            return RefreshOutcome(name, url, "unchanged", held[-1] if held else None,
+                                  f"region {name}: sequence {held[-1] if held else '?'} "
+                                  "(not modified)")
+        result = import_trust_list(settings, data, source_url=url, now=now)
+    except (TrustListError, httpx.HTTPError, OSError, ValueError) as exc:
+        return RefreshOutcome(name, url, "failed", None, f"region {name}: {_one_line(exc)}")
+    if result.region_code != name:
+        return RefreshOutcome(name, url, "failed", None,
+                              f"region {name}: {url} served the list of {result.region_code}")
+    return RefreshOutcome(
+        name, url, "unchanged" if result.unchanged else "updated", result.sequence_number,
+        f"region {name}: sequence {result.sequence_number}"
+        + (" (unchanged)" if result.unchanged else " imported"))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -587,7 +723,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _http_fetcher(timeout: float) -> Callable[[str, str | None], bytes | None]:
     def fetch(url: str, etag: str | None) -> bytes | None:
-        headers = {"Accept": MEDIA_TYPE}
+        headers = {"Accept": f"{MEDIA_TYPE}, {tsl_xml.MEDIA_TYPE}"}
         if etag:
             headers["If-None-Match"] = etag
         with httpx.stream("GET", url, timeout=timeout, follow_redirects=False,

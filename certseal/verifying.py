@@ -2,10 +2,10 @@
 list signer and seal certificates) and/or trust-list files given on the command line.
 
 A ``--trust-list`` is a region's published directory (trust-list.jws, trust-list-signer.pem,
-optionally seals/*.pem), or a ``.jws`` file whose pinned signer sits beside it as
-``trust-list-signer.pem`` (or ``<name>-signer.pem``). Caches (OCSP answers, status lists)
-live in ``<home>/verify-cache`` when a home is given, so an offline run can use what an
-online run fetched.
+optionally seals/*.pem), or a ``.jws`` (or ETSI TS 119 612 ``.xml``) file whose pinned signer
+sits beside it as ``trust-list-signer.pem`` (or ``<name>-signer.pem``). Caches (OCSP
+answers, status lists) live in ``<home>/verify-cache`` when a home is given, so an offline
+run can use what an online run fetched.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from stat import S_ISDIR
 import httpx
 from cryptography import x509
 
-from ca.trustlist import SignedTrustList, TrustListError, read_trust_list
+from ca.trustlist import SignedTrustList, TrustListError
+from ca.tsl_xml import read_signed_trust_list
 from verify.certificates import CertificateFacts
 from verify.context import StaticSealDirectory, VerificationContext
 from verify.errors import VerifierNotConfigured
@@ -56,7 +57,7 @@ def trust_source(path: Path) -> TrustSource:
 def load_trust_list(source: TrustSource) -> SignedTrustList:
     try:
         signer = x509.load_pem_x509_certificate(source.signer.read_bytes())
-        return read_trust_list(source.jws.read_bytes(), signer)
+        return read_signed_trust_list(source.jws.read_bytes(), signer)
     except OSError as exc:
         raise VerifierNotConfigured(f"cannot read trust list {source.jws}: {exc.strerror}"
                                     ) from exc

@@ -48,6 +48,54 @@ async def trust_list(request: Request, domain: DomainDep) -> Response:
     return Response(data, media_type="application/vnd.certseal.trust-list+jws", headers=headers)
 
 
+ETSI_TSL = "application/vnd.etsi.tsl+xml"
+# TS 119 612 clause 6.1: caches should hold a list for at most 4 hours.
+TSL_CACHE = "public, max-age=300"
+
+
+def _revalidated(request: Request, data: bytes, media_type: str) -> Response:
+    etag = '"' + hashlib.sha256(data).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": TSL_CACHE}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)
+
+
+@router.get("/trust-list.xml", response_class=Response,
+            responses={200: {"content": {ETSI_TSL: {}}},
+                       304: {"description": "the list named by If-None-Match is current"}})
+async def trust_list_xml(request: Request, domain: DomainDep) -> Response:
+    """The same list as /pki/trust-list, as ETSI TS 119 612 XML signed with XAdES."""
+    from certseal.trust import served_trust_list_xml
+
+    data = await run_in_threadpool(served_trust_list_xml, domain)
+    return _revalidated(request, data, ETSI_TSL)
+
+
+@router.get("/trust-list.sha2", response_class=Response,
+            responses={200: {"content": {"text/plain": {}}}})
+async def trust_list_digest(domain: DomainDep) -> Response:
+    """TS 119 612 clause 6.1: the SHA-256 of the XML list, to notice a new one (never to
+    authenticate it)."""
+    from certseal.trust import served_trust_list_xml
+
+    data = await run_in_threadpool(served_trust_list_xml, domain)
+    return Response(hashlib.sha256(data).hexdigest() + "\n", media_type="text/plain",
+                    headers={"Cache-Control": TSL_CACHE})
+
+
+@router.get("/list-of-lists.xml", response_class=Response,
+            responses={200: {"content": {ETSI_TSL: {}}}, 404: {"description": "none published"}})
+async def list_of_lists(request: Request, domain: DomainDep) -> Response:
+    """A national operator's list of lists (ETSI TS 119 612 PointersToOtherTSL)."""
+    from certseal.list_of_lists import served_list_of_lists
+
+    data = await run_in_threadpool(served_list_of_lists, domain)
+    if data is None:
+        raise ApiError(404, "list_of_lists_not_found", "this domain publishes no list of lists")
+    return _revalidated(request, data, ETSI_TSL)
+
+
 # OCSP and TSA bodies are small; anything bigger is not a request of theirs.
 MAX_PROTOCOL_BODY = 64 * 1024
 
