@@ -26,7 +26,13 @@ from ca import tsl_xml
 from ca.trustlist import TrustListError, read_trust_list
 from certseal.cli import main
 from certseal.settings import load_settings
-from certseal.trust import accepted_trust_lists, import_trust_list, withdraw_service
+from certseal.trust import (
+    accepted_trust_lists,
+    import_trust_list,
+    served_trust_list,
+    served_trust_list_xml,
+    withdraw_service,
+)
 
 NS = {"tsl": tsl_xml.TSL, "ds": tsl_xml.DS, "xades": tsl_xml.XADES, "cs": tsl_xml.CS}
 
@@ -236,3 +242,11 @@ def test_served_xml_is_the_current_publication_with_etag_and_digest(region):
         digest = client.get("/pki/trust-list.sha2")
         assert digest.text.strip() == hashlib.sha256(answer.content).hexdigest()
         assert client.get("/pki/list-of-lists.xml").status_code == 404
+
+    # Re-signed once half its validity has passed, as the JWS is: both forms move together.
+    halfway = xml.issued_at + (xml.next_update - xml.issued_at) / 2
+    later = tsl_xml.read_trust_list_xml(served_trust_list_xml(region.domain, now=halfway),
+                                        signer).trust_list
+    assert later.sequence_number == xml.sequence_number + 1
+    assert later == read_trust_list(served_trust_list(region.domain, now=halfway),
+                                    signer).trust_list
