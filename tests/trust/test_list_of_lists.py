@@ -124,6 +124,13 @@ def test_counter_pinned_to_the_national_list_recognises_the_regions_it_names(
     # and Fujian's licences are refused, Guangdong's still valid.
     withdrawn = withdraw_region(national.domain, "350000", reason="scheme suspended")
     assert withdrawn.regions == ("310000", "440000")
+    status = main(["list-of-lists", "export", "--home", str(national.home),
+                   "--out", str(tmp_path / "national.xml"), "--json"])
+    exported = json.loads(capsys.readouterr().out)
+    assert status == 0 and exported["regions"] == ["310000", "440000"]
+    assert exported["sequence_number"] == withdrawn.sequence_number
+    assert exported["signer_fingerprint"].replace(":", "").lower() == \
+        signer_fingerprint(national)
     refreshed = refresh_trust_lists(counter)
     assert ("100000", "updated") in [(o.region_code, o.outcome) for o in refreshed.outcomes]
     assert "350000" not in [o.region_code for o in refreshed.outcomes]
