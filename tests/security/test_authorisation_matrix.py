@@ -220,6 +220,11 @@ ROUTES: dict[tuple[str, str], Cells] = {
     ("GET", "/pki/ca/{name}.crt"): each_actor(public, "GET", "/pki/ca/issuing.crt"),
     ("GET", "/pki/crl/{name}.crl"): each_actor(public, "GET", "/pki/crl/issuing.crl"),
     ("GET", "/pki/trust-list"): each_actor(public, "GET", "/pki/trust-list"),
+    ("GET", "/pki/trust-list.xml"): each_actor(public, "GET", "/pki/trust-list.xml"),
+    ("GET", "/pki/trust-list.sha2"): each_actor(public, "GET", "/pki/trust-list.sha2"),
+    # A region publishes no list of lists (a national operator's home does): 404 for all.
+    ("GET", "/pki/list-of-lists.xml"): each_actor(lambda actor, target=None: 404, "GET",
+                                                  "/pki/list-of-lists.xml"),
     ("POST", "/pki/ocsp"): lambda cast: each_actor(
         public, "POST", "/pki/ocsp", content=cast.ocsp_request,
         headers={"Content-Type": "application/ocsp-request"})(cast),
