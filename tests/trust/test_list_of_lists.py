@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import domain_kit
 import httpx
@@ -72,6 +73,17 @@ def verdict(counter, pdf: bytes):
     return asyncio.run(verify_pdf(pdf, context)), accepted
 
 
+def clerk_verdict(counter, pdf: bytes, tmp: Path, capsys) -> tuple[int, str]:
+    """`certseal verify --home COUNTER FILE --json` as a clerk runs it."""
+    path = tmp / "licence.pdf"
+    path.write_bytes(pdf)
+    try:
+        status = main(["verify", "--home", str(counter.home), str(path), "--json"])
+    except SystemExit as exit_:
+        status = exit_.code
+    return status, json.loads(capsys.readouterr().out)["verdict"]
+
+
 def test_counter_pinned_to_the_national_list_recognises_the_regions_it_names(
         country, tmp_path, capsys, monkeypatch):
     regions, national = country
@@ -119,6 +131,11 @@ def test_counter_pinned_to_the_national_list_recognises_the_regions_it_names(
         report, _ = verdict(counter, pdf)
         assert report.verdict is Verdict.VALID, [c.to_json() for c in report.checks]
         assert report.trust.region_code == code
+        assert clerk_verdict(counter, pdf, tmp_path, capsys) == (0, "valid")
+    assert main(["trust-list", "show", "--home", str(counter.home), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [(n["operator_code"], n["regions"]) for n in shown["lists_of_lists"]] == [
+        ("100000", ["310000", "350000", "440000"])]
 
     # The national operator withdraws Fujian; the counter's next refresh takes the new list
     # and Fujian's licences are refused, Guangdong's still valid.
@@ -139,6 +156,8 @@ def test_counter_pinned_to_the_national_list_recognises_the_regions_it_names(
     assert report.check("chain.trust_list").outcome == "failed"
     assert any("no longer names region 350000" in w for w in accepted.warnings)
     assert verdict(counter, gd_licence)[0].verdict is Verdict.VALID
+    assert clerk_verdict(counter, fj_licence, tmp_path, capsys) == (1, "invalid")
+    assert clerk_verdict(counter, gd_licence, tmp_path, capsys) == (0, "valid")
 
     # Fujian's list handed to the counter directly does not undo the withdrawal.
     fj_now = httpx.get(f"{regions['350000'].base_url}/pki/trust-list.xml", timeout=5).content
