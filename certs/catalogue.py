@@ -11,6 +11,9 @@ A type file holds (see ``certs/types/yyzz.json``)::
     identifier_fields  {field: "uscc" | "resident_id"} checked by check character
     identity_consistency  optional {"identifier", "birth_date", "sex"}: person fields that
                     must agree with what the resident identity number encodes
+    issuer_field    optional: the field naming the issuing authority (登记机关, 发证机关);
+                    it is the department whose seal goes on the licence, so issuance
+                    fills it in and refuses data naming another (certs.issuing_authority)
     validity        {"from": path, "until": path | null}; a path is a field or
                     "field.sub"; an "until" value of "长期" means open-ended
     schema          JSON Schema (draft 2020-12) of the data, keyed by the real field names
@@ -84,6 +87,7 @@ class LicenceType:
     schema: dict[str, Any]
     layout: Layout
     source: str = ""
+    issuer_field: str | None = None  # names the issuing authority: the sealing department
 
     def __hash__(self) -> int:
         return hash(self.code)
@@ -196,6 +200,12 @@ def parse_licence_type(raw: dict[str, Any], source: str = "") -> LicenceType:
         known(valid_until, "validity field")
 
     layout = _parse_layout(need(raw, "layout", dict), known)
+    issuer_field = raw.get("issuer_field")
+    if issuer_field is not None:
+        known(need(raw, "issuer_field"), "issuer_field")
+        if issuer_field in required:
+            raise CatalogueError(f"issuer_field {issuer_field!r} must not be required: "
+                                 "issuance fills it in with the sealing department")
     return LicenceType(
         code=code,
         name=need(raw, "name"),
@@ -210,6 +220,7 @@ def parse_licence_type(raw: dict[str, Any], source: str = "") -> LicenceType:
         schema=schema,
         layout=layout,
         source=source,
+        issuer_field=issuer_field,
     )
 
 

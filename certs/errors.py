@@ -34,6 +34,16 @@ class InvalidLicenceData(CertsError, ValueError):
         super().__init__(f"{field}: {message}")
 
 
+class IssuingAuthorityMismatch(InvalidLicenceData):
+    """The data names an issuing authority other than the department that seals it."""
+
+    code = "issuing_authority_mismatch"
+
+    def __init__(self, field: str, given: str, issuer_name: str) -> None:
+        super().__init__(field, f"names {given!r}, but the licence is issued and sealed by "
+                                f"{issuer_name!r} (omit the field or give that name)")
+
+
 class CatalogueError(CertsError):
     """A licence type definition file is malformed or conflicts with another."""
 

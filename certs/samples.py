@@ -2,6 +2,8 @@
 
 Identifiers are computed with ``make_uscc`` / ``make_resident_id``, so they carry valid
 check characters without belonging to anyone real (except the published GB examples).
+The issuing authority (登记机关, 发证机关) is left out: issuance fills in the department
+that seals the licence, whichever it is.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ _SAMPLES: dict[str, dict[str, Any]] = {
                     "计算机系统服务；网络与信息安全软件开发；人工智能应用软件开发。"
                     "（除依法须经批准的项目外，凭营业执照依法自主开展经营活动）",
         "住所": "福建省福州市鼓楼区五四路158号环球广场20层",
-        "登记机关": "福州市市场监督管理局",
         "登记日期": "2024-05-01",
     },
     "spjyxkz": {
@@ -44,7 +45,6 @@ _SAMPLES: dict[str, dict[str, Any]] = {
         "日常监督管理机构": "鼓楼区市场监督管理局东街所",
         "日常监督管理人员": "王建国、李明",
         "投诉举报电话": "12315",
-        "发证机关": "福州市鼓楼区市场监督管理局",
         "签发人": "张卫东",
         "发证日期": "2024-05-01",
     },
@@ -59,7 +59,6 @@ _SAMPLES: dict[str, dict[str, Any]] = {
         "操作技能考核成绩": "91",
         "证书编号": "2435010000301234",
         "发证日期": "2024-05-01",
-        "发证机关": "福州市人力资源和社会保障局",
     },
 }
 

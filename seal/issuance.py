@@ -25,6 +25,7 @@ from ca.store import get_certificate
 from certs.canonical import data_digest
 from certs.catalogue import Catalogue
 from certs.identifiers import mask_identifier
+from certs.issuing_authority import with_issuing_authority
 from certs.licence_id import LicenceId
 from certs.models import Licence
 from certs.qr import QrClaims, encode_qr_payload, kid_of_certificate
@@ -114,7 +115,9 @@ def issue_licence(session: Session, services: SealingServices, catalogue: Catalo
         if earlier is not None:
             return IssuedLicence(earlier, get_licence_pdf(session, earlier.licence_id), True)
 
-    data = validate_licence_data(licence_type, request.data, today=now.date())
+    data = validate_licence_data(
+        licence_type, with_issuing_authority(licence_type, request.data, department.name),
+        today=now.date())
     holder_identifier, holder_name = holder_of(licence_type, data)
     valid_from, valid_until = validity_of(licence_type, data)
 
