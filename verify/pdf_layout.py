@@ -53,9 +53,6 @@ _HEX_GAP = re.compile(rb"<[0-9A-Fa-f]*>")
 _EOF_MARK = rb"startxref[\x00\t\n\x0c\r ]+(\d+)[\x00\t\n\x0c\r ]+%%EOF(?:\r\n|\r|\n)?"
 _EOF = re.compile(_EOF_MARK)
 _EOF_TAIL = re.compile(_EOF_MARK + rb"\Z")
-_SPACE = rb"[\x00\t\n\x0c\r ]+"
-_ANY_HEADER = re.compile(rb"(?<![0-9])(\d+)" + _SPACE + rb"(\d+)" + _SPACE + rb"obj(?![A-Za-z0-9])")
-_TRAILER = re.compile(rb"trailer(?![A-Za-z0-9])")
 
 
 class LayoutViolation(ValueError):
@@ -152,21 +149,55 @@ def check_trailing_bytes(data: bytes, whole: PdfFileReader, first_end: int) -> N
                 declared.add((location, ref.idnum, ref.generation))
         if meta.stream_ref is not None and meta.start_location >= first_end:
             declared.add((meta.start_location, meta.stream_ref.idnum, meta.stream_ref.generation))
-    for match in _ANY_HEADER.finditer(data, first_end):
-        found = (match.start(), int(match.group(1)), int(match.group(2)))
+    for found in _object_headers(data, first_end):
         if found not in declared:
             raise LayoutViolation(
                 "trailing",
-                f"an object header at offset {match.start()} after the "
+                f"an object header at offset {found[0]} after the "
                 "signed revision belongs to no revision",
             )
-    for match in _TRAILER.finditer(data, first_end):
-        if match.start() not in trailers:
+    at = data.find(b"trailer", first_end)
+    while at >= 0:
+        if at not in trailers and not data[at + 7 : at + 8].isalnum():
             raise LayoutViolation(
                 "trailing",
-                f"a trailer at offset {match.start()} after the signed "
-                "revision belongs to no revision",
+                f"a trailer at offset {at} after the signed revision belongs to no revision",
             )
+        at = data.find(b"trailer", at + 7)
+
+
+_MAX_DIGITS = 20
+
+
+def _object_headers(data: bytes, low: int):
+    """Every "N G obj" header at or after ``low`` as (offset, N, G), found from each
+    "obj" keyword backwards (a regular expression over megabytes of stream data is slow).
+    A number too long to be an object number still counts, as (offset, -1, -1)."""
+    at = data.find(b"obj", low)
+    while at >= 0:
+        if not data[at + 3 : at + 4].isalnum():
+            header = _header_before(data, at, low)
+            if header is not None:
+                yield header
+        at = data.find(b"obj", at + 3)
+
+
+def _header_before(data: bytes, at: int, low: int) -> tuple[int, int, int] | None:
+    numbers = []
+    for _ in range(2):
+        end = at
+        while at > low and data[at - 1] in WHITESPACE:
+            at -= 1
+        if at == end:
+            return None
+        end = at
+        while at > low and 48 <= data[at - 1] <= 57:
+            at -= 1
+        if at == end:
+            return None
+        numbers.append(int(data[at:end]) if end - at <= _MAX_DIGITS else -1)
+    generation, number = numbers
+    return at, number, generation
 
 
 def _byte_range(sig_object: generic.DictionaryObject, size: int) -> tuple[int, int, int, int]:

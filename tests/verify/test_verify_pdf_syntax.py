@@ -64,3 +64,13 @@ def test_headers_are_found_only_exactly_at_their_offset():
     assert object_header_at(data, 3) == (12, 0)
     assert object_header_at(data, 2) is None
     assert object_header_at(b"12 0 object", 0) is None
+
+
+def test_object_headers_after_the_signed_revision_are_found_backwards_from_obj():
+    from verify.pdf_layout import _object_headers
+
+    data = (b"%%EOF\n12\n0\r\nobj << >> endobj 7 0 objstm 3 1 obj"
+            b" stream 99999999999999999999999 0 obj 0 obj")
+    found = list(_object_headers(data, 6))
+    assert found == [(6, 12, 0), (data.index(b"3 1 obj"), 3, 1),
+                     (data.index(b"99999"), -1, 0)]
