@@ -21,7 +21,13 @@ from api.auth_oidc import OidcVerifier
 from api.errors import install_error_handlers
 from api.logging import configure_logging
 from api.metrics import ServiceMetrics
-from api.middleware import DEFAULT_MAX_BODY_BYTES, BodySizeLimit, RequestObserver, SecurityHeaders
+from api.middleware import (
+    DEFAULT_MAX_BODY_BYTES,
+    BodySizeLimit,
+    JsonBodyLimits,
+    RequestObserver,
+    SecurityHeaders,
+)
 from api.ocsp_fast import OcspFastPath
 from api.ratelimit import ClientBuckets, RateLimit, RateLimits
 from api.routes import departments, health, licences, me, pages, pki, status, verify
@@ -105,6 +111,7 @@ def create_app(settings: Settings, *, domain: TrustDomain | None = None,
     # headers outermost so that even the observer's own 500 answer carries them. Rate
     # limits refuse before any body is read, inside the observer so 429s are logged.
     buckets = ClientBuckets(rate_limits or RateLimits())
+    app.add_middleware(JsonBodyLimits)  # every JSON body, bounded before it is parsed
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(RateLimit, buckets=buckets)
     app.add_middleware(RequestObserver, metrics=metrics)

@@ -4,11 +4,18 @@ Every error body has ``type`` (``urn:certseal:error:<code>``), ``title``, ``stat
 ``code`` (stable, machine-readable) and ``detail`` (readable; never a stack trace, a PIN
 or a secret). 5xx answers never echo the exception's text: it stays in the server log,
 and even there only its type.
+
+``detail`` is in the language ``Accept-Language`` asks for (zh-Hans, zh-Hant, en; English
+when it names none of them), ``code`` never changes. A request that breaks rules gets all
+of them at once in ``errors``: ``[{"field", "rule", "message", ...the rule's figures}]``,
+each field named by its key as the licence type or the request schema defines it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from certs.rules import DEFAULT_LANGUAGE, FieldProblem, summary
 from certseal.errors import VerificationBusy
 
 log = logging.getLogger("certseal.api")
@@ -25,24 +33,142 @@ DATABASE_UNAVAILABLE = "the database is unavailable; try again later"
 INTERNAL = "an internal error occurred"
 
 
-def problem_body(status: int, code: str, detail: str, **extra: Any) -> dict[str, Any]:
+# The readable part of an answer, by code, where the English detail is not enough: (zh-Hans,
+# zh-Hant); {name}s come from the problem's params. English keeps the detail as given.
+DETAILS: dict[str, tuple[str, str]] = {
+    "authentication_required": ("需要身份认证：请发送 Authorization: Bearer <API 密钥或身份令牌>",
+                                "需要身分驗證：請傳送 Authorization: Bearer <API 金鑰或身分權杖>"),
+    "invalid_credentials": ("API 密钥无效", "API 金鑰無效"),
+    "invalid_token": ("身份令牌无效", "身分權杖無效"),
+    "citizen_sign_in_unavailable": ("本服务未配置身份提供方", "本服務未設定身分提供者"),
+    "not_a_holder": ("令牌的主体不是公民身份号码或统一社会信用代码",
+                     "權杖的主體不是公民身分號碼或統一社會信用代碼"),
+    "holder_only": ("此操作仅限已登录的持证人", "此操作僅限已登入的持證人"),
+    "forbidden": ("无权执行此操作", "無權執行此操作"),
+    "not_found": ("未找到", "找不到"),
+    "licence_not_found": ("未找到该证照", "找不到該證照"),
+    "department_not_found": ("未找到该部门", "找不到該部門"),
+    "method_not_allowed": ("不支持该请求方法", "不支援該請求方法"),
+    "request_too_large": ("请求体超过 {limit} 字节", "請求內容超過 {limit} 位元組"),
+    "input_too_large": ("上传的文件过大", "上傳的檔案過大"),
+    "unsupported_media_type": ("不支持该内容类型", "不支援該內容類型"),
+    "request_timeout": ("请求未在限定时间内送达", "請求未在限定時間內送達"),
+    "rate_limited": ("请求过于频繁，请 {retry_after} 秒后重试",
+                     "請求過於頻繁，請 {retry_after} 秒後重試"),
+    "too_many_authentication_failures": (
+        "该地址身份认证失败次数过多，请 {retry_after} 秒后重试",
+        "該位址身分驗證失敗次數過多，請 {retry_after} 秒後重試"),
+    "unknown_licence_type": ("未知的证照类型", "未知的證照類型"),
+    "licence_type_not_granted": ("该部门未获准签发此类证照", "該部門未獲准核發此類證照"),
+    "department_inactive": ("该部门已停用", "該部門已停用"),
+    "idempotency_conflict": ("该 Idempotency-Key 已用于内容不同的请求",
+                             "該 Idempotency-Key 已用於內容不同的請求"),
+    "invalid_transition": ("该证照当前状态不允许此项变更", "該證照目前狀態不允許此項變更"),
+    "unusable_input": ("无法识别为可核验的证照", "無法識別為可核驗的證照"),
+    "qr_payload_invalid": ("二维码内容无法识别", "二維碼內容無法識別"),
+    "verification_busy": ("核验服务繁忙，请 {retry_after} 秒后重试",
+                          "核驗服務繁忙，請 {retry_after} 秒後重試"),
+    "hsm_unavailable": ("签名服务暂不可用，请稍后重试", "簽章服務暫時無法使用，請稍後重試"),
+    "database_unavailable": ("数据库暂不可用，请稍后重试", "資料庫暫時無法使用，請稍後重試"),
+    "internal_error": ("服务内部错误", "服務內部錯誤"),
+    "invalid_request": ("请求不符合要求", "請求不符合要求"),
+}
+_TAG = re.compile(r"^[a-z]{1,8}(?:-[a-z0-9]{1,8})*$|^\*$")
+_HANT = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
+
+
+def negotiate_language(accept_language: str | None) -> str:
+    """zh-Hans, zh-Hant or en, whichever ``Accept-Language`` ranks first (English when it
+    names none: the answer is still one a client can read)."""
+    best, best_q = DEFAULT_LANGUAGE, 0.0
+    for part in (accept_language or "")[:512].split(",")[:16]:
+        tag, _, rest = part.strip().lower().partition(";")
+        tag, q = tag.strip(), 1.0
+        for parameter in rest.split(";"):
+            name, _, value = parameter.strip().partition("=")
+            if name == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if not _TAG.match(tag) or not 0.0 < q <= 1.0:
+            continue
+        if tag.startswith(_HANT):
+            language = "zh-Hant"
+        elif tag == "zh" or tag.startswith("zh-"):
+            language = "zh-Hans"
+        elif tag == "en" or tag.startswith("en-"):
+            language = "en"
+        else:
+            continue
+        if q > best_q:
+            best, best_q = language, q
+    return best
+
+
+def language_of_headers(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """``negotiate_language`` of a raw ASGI header list."""
+    for name, value in headers:
+        if name.lower() == b"accept-language":
+            return negotiate_language(value.decode("latin-1"))
+    return DEFAULT_LANGUAGE
+
+
+def localised_detail(code: str, detail: str, language: str,
+                     params: Mapping[str, Any] | None = None) -> str:
+    translated = DETAILS.get(code) if language != "en" else None
+    if translated is None:
+        return detail
+    template = translated[0 if language == "zh-Hans" else 1]
+    try:
+        return template.format_map(dict(params or {}))
+    except (KeyError, ValueError):
+        return template.split("{", 1)[0].rstrip("，, ")
+
+
+def problem_body(status: int, code: str, detail: str, *, language: str = DEFAULT_LANGUAGE,
+                 params: Mapping[str, Any] | None = None,
+                 problems: Sequence[FieldProblem] = (), more: int = 0,
+                 **extra: Any) -> dict[str, Any]:
+    """The problem document. With ``problems`` (the rules broken), ``detail`` names them
+    all and ``errors`` lists them; ``field`` is the first one's (kept for old clients)."""
+    if problems:
+        detail = summary(problems, language)
+        if more:
+            detail += f"; … (+{more})"
+        extra = {"field": problems[0].field, **extra,
+                 "errors": [p.to_json(language) for p in problems]}
+    else:
+        detail = localised_detail(code, detail, language, params)
     return {"type": f"urn:certseal:error:{code}", "title": code.replace("_", " "),
             "status": status, "code": code, "detail": detail, **extra}
 
 
 def problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None,
-            **extra: Any) -> JSONResponse:
-    return JSONResponse(problem_body(status, code, detail, **extra), status_code=status,
-                        media_type=PROBLEM, headers=headers)
+            *, language: str = DEFAULT_LANGUAGE, **extra: Any) -> JSONResponse:
+    body = problem_body(status, code, detail, language=language, **extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM,
+                        headers={**language_headers(language), **(headers or {})})
+
+
+def language_headers(language: str) -> dict[str, str]:
+    return {"Content-Language": language, "Vary": "Accept-Language"}
+
+
+def request_language(request: Request) -> str:
+    return negotiate_language(request.headers.get("accept-language"))
 
 
 class ApiError(Exception):
     """Raised by routes for transport-level refusals (auth, size), not domain rules."""
 
     def __init__(self, status: int, code: str, detail: str,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, *,
+                 problems: Sequence[FieldProblem] = (),
+                 params: Mapping[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail, self.headers = status, code, detail, headers
+        self.problems, self.params = tuple(problems), params
 
 
 def _domain_status(exc: Exception) -> int:
@@ -102,19 +228,75 @@ def _outage_code(exc: Exception) -> str | None:
     return next((code for cls, code in table if isinstance(exc, cls)), None)
 
 
-def domain_problem(exc: Exception) -> dict[str, Any]:
+def domain_problem(exc: Exception, language: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
     """The problem body for a room's typed error (also used per item by batch issuance)."""
     status = _domain_status(exc)
     code = _outage_code(exc) or getattr(exc, "code", "error")
     if status >= 500:
         log.error("service error %s: %s", code, type(exc).__name__)
         if code == "database_unavailable":
-            return problem_body(503, code, DATABASE_UNAVAILABLE)
+            return problem_body(503, code, DATABASE_UNAVAILABLE, language=language)
         if status == 503:
-            return problem_body(503, code, UNAVAILABLE)
-        return problem_body(500, "internal_error", INTERNAL)
+            return problem_body(503, code, UNAVAILABLE, language=language)
+        return problem_body(500, "internal_error", INTERNAL, language=language)
+    problems = getattr(exc, "problems", ())
+    if problems:
+        return problem_body(status, code, str(exc), language=language, problems=problems,
+                            more=getattr(exc, "more", 0))
     extra = {"field": exc.field} if getattr(exc, "field", None) else {}
-    return problem_body(status, code, str(exc), **extra)
+    return problem_body(status, code, str(exc), language=language, **extra)
+
+
+_REQUEST_PARTS = ("body", "query", "path", "header", "cookie")
+_PYDANTIC_TYPES = {"dict": "object", "model": "object", "model_attributes": "object",
+                   "string": "string", "list": "array", "tuple": "array", "bool": "boolean",
+                   "int": "integer", "float": "number", "decimal": "number"}
+
+
+def request_problems(errors: Iterable[Mapping[str, Any]]) -> list[FieldProblem]:
+    """pydantic's errors of a request as the rules broken, never echoing the input."""
+    problems: list[FieldProblem] = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        where = loc[0] if loc else ""
+        if loc and loc[0] in _REQUEST_PARTS:
+            loc = loc[1:]
+        if where == "header" and loc:
+            loc[0] = "-".join(word.capitalize() for word in loc[0].replace("_", "-").split("-"))
+        if error.get("type") == "json_invalid":
+            loc = []
+        field = ".".join(loc) or ("body" if where == "body" else where or "request")
+        problems.append(FieldProblem(field, *_pydantic_rule(error)))
+    return problems
+
+
+def _pydantic_rule(error: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    kind, ctx, value = str(error.get("type", "")), error.get("ctx") or {}, error.get("input")
+    actual = len(value) if isinstance(value, str | list | dict) else None
+    if kind == "missing":
+        return "required", {}
+    if kind == "extra_forbidden":
+        return "unknown_field", {}
+    if kind == "json_invalid":
+        return "json_invalid", {}
+    if kind == "string_too_short" and actual == 0:
+        return "blank", {}
+    if kind in ("string_too_long", "string_too_short"):
+        rule = "max_length" if kind == "string_too_long" else "min_length"
+        limit = ctx.get("max_length" if rule == "max_length" else "min_length")
+        return rule, {"limit": limit, "actual": actual}
+    if kind in ("too_long", "too_short"):
+        rule = "max_items" if kind == "too_long" else "min_items"
+        limit = ctx.get("max_length" if rule == "max_items" else "min_length")
+        return rule, {"limit": limit, "actual": ctx.get("actual_length", actual)}
+    if kind == "literal_error":
+        return "enum", {"options": [str(ctx.get("expected", ""))]}
+    for suffix in ("_type", "_parsing"):
+        if kind.endswith(suffix) and kind[: -len(suffix)] in _PYDANTIC_TYPES:
+            return "type", {"expected": _PYDANTIC_TYPES[kind[: -len(suffix)]]}
+    if kind in ("blank", "printable"):  # our own validators' rules
+        return kind, dict(ctx)
+    return "invalid", {"message": str(error.get("msg", kind))}
 
 
 def domain_error_types() -> tuple[type[Exception], ...]:
@@ -132,35 +314,44 @@ def domain_error_types() -> tuple[type[Exception], ...]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
-        body = domain_problem(exc)
-        return JSONResponse(body, status_code=body["status"], media_type=PROBLEM)
+    async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+        language = request_language(request)
+        body = domain_problem(exc, language)
+        return JSONResponse(body, status_code=body["status"], media_type=PROBLEM,
+                            headers=language_headers(language))
 
     for cls in domain_error_types():
         app.add_exception_handler(cls, _domain_error)
 
     @app.exception_handler(VerificationBusy)
-    async def _busy(_: Request, exc: VerificationBusy) -> JSONResponse:
-        return problem(503, exc.code, str(exc), headers={"Retry-After": str(exc.retry_after)})
+    async def _busy(request: Request, exc: VerificationBusy) -> JSONResponse:
+        return problem(503, exc.code, str(exc), headers={"Retry-After": str(exc.retry_after)},
+                       language=request_language(request),
+                       params={"retry_after": exc.retry_after})
 
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.detail, headers=exc.headers)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return problem(exc.status, exc.code, exc.detail, headers=exc.headers,
+                       language=request_language(request), problems=exc.problems,
+                       params=exc.params)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {401: "authentication_required", 403: "forbidden", 404: "not_found",
-                405: "method_not_allowed", 413: "request_too_large",
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {400: "invalid_request", 401: "authentication_required", 403: "forbidden",
+                404: "not_found", 405: "method_not_allowed", 413: "request_too_large",
                 415: "unsupported_media_type"}.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
+        return problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None),
+                       language=request_language(request),
+                       params=getattr(exc, "params", None))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError
+                                ) -> JSONResponse:
         # Only where and what: pydantic's "input" would echo the caller's data.
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
+        problems = request_problems(exc.errors())
         return problem(422, "invalid_request", "the request does not match the schema",
-                       errors=errors)
+                       language=request_language(request), problems=problems)
 
     # Anything else is caught by api.middleware.RequestObserver (outermost), which
     # answers 500 as a problem and logs the traceback's frames without its message.

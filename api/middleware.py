@@ -2,7 +2,8 @@
 per request (with metrics), the last-resort 500, and the request body size limit.
 
 Pure ASGI (not BaseHTTPMiddleware) so streamed bodies and responses pass through
-untouched. Order, outermost first: SecurityHeaders → RequestObserver → BodySizeLimit.
+untouched. Order, outermost first: SecurityHeaders → RequestObserver → RateLimit →
+BodySizeLimit → JsonBodyLimits.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from api.errors import INTERNAL, PROBLEM, problem_body
+from api.errors import INTERNAL, PROBLEM, language_of_headers, problem_body
 from api.logging import exception_summary, log_request
 from api.metrics import ServiceMetrics
 from ca.audit import acting_as
+from certs.canonical import MAX_JSON_DEPTH, json_depth_exceeds
+from certs.rules import FieldProblem
 from certseal.audit import http_source
 
 Scope = MutableMapping[str, Any]
@@ -45,13 +48,11 @@ DOCS_PATHS = ("/docs", "/redoc")
 
 
 async def _send_problem(send: Send, status: int, code: str, detail: str,
-                        headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    body = json.dumps(problem_body(status, code, detail)).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", PROBLEM.encode()),
-                            (b"content-length", str(len(body)).encode()),
-                            *(headers or [])]})
-    await send({"type": "http.response.body", "body": body})
+                        headers: list[tuple[bytes, bytes]] | None = None, *,
+                        scope: Scope | None = None, **params: Any) -> None:
+    language = language_of_headers(scope.get("headers", [])) if scope else "en"
+    body = problem_body(status, code, detail, language=language, params=params)
+    await _send_json(send, status, body, language, headers)
 
 
 def _security_headers(csp: str, *, no_store: bool) -> tuple[tuple[bytes, bytes], ...]:
@@ -156,7 +157,7 @@ class RequestObserver:
                 status = 500
                 observe()
                 await _send_problem(send, 500, "internal_error", INTERNAL,
-                                    [(b"x-request-id", request_id.encode())])
+                                    [(b"x-request-id", request_id.encode())], scope=scope)
         finally:
             observe()
 
@@ -167,6 +168,7 @@ class RequestTooLarge(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"the request body exceeds {limit} bytes")
+        self.params = {"limit": limit}
 
 
 class BodySizeLimit:
@@ -181,12 +183,14 @@ class BodySizeLimit:
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.isdigit():
-                await _send_problem(send, 400, "invalid_request", "bad Content-Length")
+                await _send_problem(send, 400, "invalid_request", "bad Content-Length",
+                                    scope=scope)
                 return
             if int(declared) > self.max_bytes:
                 await _send_problem(send, 413, "request_too_large",
                                     f"the request body exceeds {self.max_bytes} bytes",
-                                    [(b"connection", b"close")])
+                                    [(b"connection", b"close")], scope=scope,
+                                    limit=self.max_bytes)
                 return
         received = 0
 
@@ -200,6 +204,107 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+DEFAULT_MAX_JSON_BYTES = 1024 * 1024  # a batch of 100 licences is a tenth of it
+# Bodies these paths read as bytes (a PDF, an image, DER) unless they are said to be JSON.
+RAW_BODY_PATHS = ("/v1/verify", "/pki/")
+_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+
+
+def _is_json(content_type: str | None, path: str) -> bool:
+    """Whether the app will parse this body as JSON: FastAPI does for a JSON media type
+    (``application/json``, ``application/*+json``) and for a body without any."""
+    if content_type is None or not content_type.strip():
+        return not path.startswith(RAW_BODY_PATHS)
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/")
+                                           and media.endswith("+json"))
+
+
+class JsonBodyLimits:
+    """Every JSON body, at every endpoint, is bounded before anything parses it: at most
+    ``max_bytes`` (413) and ``max_depth`` nested arrays and objects, in UTF-8 (422).
+    The body read here is handed on whole; other bodies pass untouched."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_JSON_BYTES,
+                 max_depth: int = MAX_JSON_DEPTH) -> None:
+        self.app = app
+        self.max_bytes, self.max_depth = max_bytes, max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope.get("method") in _BODYLESS
+                or not _is_json(_header(scope, b"content-type"), scope.get("path", ""))):
+            await self.app(scope, receive, send)
+            return
+        language = language_of_headers(scope.get("headers", []))
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(send, language)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            try:
+                message = await receive()
+            except RequestTooLarge:  # the overall body limit, smaller than this one
+                await self._too_large(send, language)
+                return
+            if message["type"] != "http.request":  # the client left: nothing to answer
+                await self.app(scope, _replay(message, receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await self._too_large(send, language)
+                return
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        if b"\x00" in body:  # UTF-16/32 or a raw NUL: not JSON as RFC 8259 sends it
+            await self._refuse(send, language, "json_invalid", {},
+                               "a JSON body must be UTF-8 text")
+            return
+        if json_depth_exceeds(body, self.max_depth):
+            await self._refuse(send, language, "json_too_deep", {"limit": self.max_depth},
+                               f"the JSON body nests deeper than {self.max_depth} levels")
+            return
+        await self.app(scope, _replay({"type": "http.request", "body": body,
+                                       "more_body": False}, receive), send)
+
+    async def _too_large(self, send: Send, language: str) -> None:
+        body = problem_body(413, "request_too_large",
+                            f"the JSON body exceeds {self.max_bytes} bytes", language=language,
+                            problems=[FieldProblem("body", "too_large",
+                                                   {"limit": self.max_bytes})])
+        await _send_json(send, 413, body, language, [(b"connection", b"close")])
+
+    async def _refuse(self, send: Send, language: str, rule: str, params: dict,
+                      detail: str) -> None:
+        body = problem_body(422, "invalid_request", detail, language=language,
+                            problems=[FieldProblem("body", rule, params)])
+        await _send_json(send, 422, body, language)
+
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    """A receive that gives ``first``, then what the real one gives."""
+    pending = [first]
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
+
+
+async def _send_json(send: Send, status: int, body: dict, language: str,
+                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    data = json.dumps(body, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", PROBLEM.encode()),
+                            (b"content-length", str(len(data)).encode()),
+                            (b"content-language", language.encode()),
+                            (b"vary", b"Accept-Language"), *(headers or [])]})
+    await send({"type": "http.response.body", "body": data})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

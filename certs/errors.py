@@ -5,6 +5,11 @@ Messages name the field they are about and never carry secrets.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from certs.rules import FieldProblem, summary
+
 
 class CertsError(Exception):
     """Base of every error raised by ``certs``."""
@@ -13,26 +18,44 @@ class CertsError(Exception):
 
 
 class InvalidIdentifier(CertsError, ValueError):
-    """A holder identifier or licence identifier failed its format or check character."""
+    """A holder identifier or licence identifier failed its format or check character.
+
+    ``rule`` and ``params`` are the facts (certs/rules.py) behind the English ``message``."""
 
     code = "invalid_identifier"
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, rule: str = "invalid",
+                 params: Mapping[str, Any] | None = None) -> None:
         self.field = field
         self.message = message
+        self.rule = rule
+        self.params = dict(params or {})
         super().__init__(f"{field}: {message}")
+
+    @property
+    def problems(self) -> tuple[FieldProblem, ...]:
+        params = self.params if self.rule != "invalid" else {"message": self.message}
+        return (FieldProblem(self.field, self.rule, params),)
 
 
 class InvalidLicenceData(CertsError, ValueError):
-    """Licence data does not satisfy its type's schema or identifier checks."""
+    """Licence data does not satisfy its type's schema or identifier checks: every problem
+    found, each naming its field and rule (``problems``); ``field`` is the first's."""
 
     code = "invalid_licence_data"
 
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
-
+    def __init__(self, problems: Sequence[FieldProblem] | str, message: str | None = None,
+                 *, more: int = 0) -> None:
+        if isinstance(problems, str):  # one problem told in words
+            problems = [FieldProblem(problems, "invalid", {"message": message or "invalid"})]
+        if not problems:
+            raise ValueError("InvalidLicenceData needs at least one problem")
+        self.problems = tuple(problems)
+        self.more = more  # problems found beyond those listed
+        self.field = self.problems[0].field
+        self.message = self.problems[0].message()
+        told = summary(self.problems)
+        super().__init__(told + (f"; and {more} more" if more else ""))
 
 class IssuingAuthorityMismatch(InvalidLicenceData):
     """The data names an issuing authority other than the department that seals it."""

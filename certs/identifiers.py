@@ -9,6 +9,7 @@ import datetime as dt
 import re
 
 from certs.errors import InvalidIdentifier
+from certs.text import normalise_identifier, shown
 
 USCC_FIELD = "统一社会信用代码"
 RESIDENT_ID_FIELD = "公民身份号码"
@@ -31,23 +32,33 @@ def uscc_check_char(first17: str) -> str:
 
 
 def validate_uscc(code: str, field: str = USCC_FIELD) -> str:
-    """Return the normalised (stripped, upper-case) code or raise ``InvalidIdentifier``."""
+    """Return the normalised code (``normalise_identifier``) or raise ``InvalidIdentifier``."""
     if not isinstance(code, str):
-        raise InvalidIdentifier(field, "must be a string of 18 characters")
-    value = code.strip().upper()
-    if len(value) != 18:
-        raise InvalidIdentifier(field, f"must be 18 characters, got {len(value)}")
+        raise InvalidIdentifier(field, "must be a string of 18 characters", "type",
+                                {"expected": "string"})
+    value = normalise_identifier(code)
+    _check_length(value, field)
     bad = sorted({c for c in value if c not in _USCC_VALUE})
     if bad:
+        characters = shown("".join(bad))
         raise InvalidIdentifier(
-            field, f"characters {''.join(bad)!r} are not allowed (0-9, A-Z without I O S V Z)"
-        )
+            field, f"characters {characters!r} are not allowed (0-9, A-Z without I O S V Z)",
+            "identifier_characters",
+            {"characters": characters, "allowed": "0-9, A-Z (I O S V Z excepted)"})
     if not _USCC_SHAPE.match(value):
-        raise InvalidIdentifier(field, "characters 3-8 must be an administrative division code")
+        raise InvalidIdentifier(field, "characters 3-8 must be an administrative division code",
+                                "division_code")
     expected = uscc_check_char(value[:17])
     if value[17] != expected:
-        raise InvalidIdentifier(field, "check character does not match (GB 32100)")
+        raise InvalidIdentifier(field, "check character does not match (GB 32100)",
+                                "check_character", {"standard": "GB 32100"})
     return value
+
+
+def _check_length(value: str, field: str) -> None:
+    if len(value) != 18:
+        raise InvalidIdentifier(field, f"must be 18 characters, got {len(value)}",
+                                "identifier_length", {"expected": 18, "actual": len(value)})
 
 
 def make_uscc(prefix17: str) -> str:
@@ -66,19 +77,22 @@ def resident_id_check_char(first17: str) -> str:
 def validate_resident_id(
     number: str, field: str = RESIDENT_ID_FIELD, *, today: dt.date | None = None
 ) -> str:
-    """Return the normalised number (trailing ``x`` upper-cased) or raise ``InvalidIdentifier``."""
+    """Return the normalised number (``normalise_identifier``: trailing ``x`` upper-cased)
+    or raise ``InvalidIdentifier``."""
     if not isinstance(number, str):
-        raise InvalidIdentifier(field, "must be a string of 18 characters")
-    value = number.strip().upper()
-    if len(value) != 18:
-        raise InvalidIdentifier(field, f"must be 18 characters, got {len(value)}")
+        raise InvalidIdentifier(field, "must be a string of 18 characters", "type",
+                                {"expected": "string"})
+    value = normalise_identifier(number)
+    _check_length(value, field)
     if not _RID_SHAPE.match(value):
-        raise InvalidIdentifier(field, "must be 17 digits followed by a digit or X")
+        raise InvalidIdentifier(field, "must be 17 digits followed by a digit or X",
+                                "resident_id_shape")
     birth = _birth_date(value, field)
     if birth > (today or dt.date.today()):
-        raise InvalidIdentifier(field, "birth date lies in the future")
+        raise InvalidIdentifier(field, "birth date lies in the future", "birth_date_future")
     if value[17] != resident_id_check_char(value[:17]):
-        raise InvalidIdentifier(field, "check character does not match (GB 11643)")
+        raise InvalidIdentifier(field, "check character does not match (GB 11643)",
+                                "check_character", {"standard": "GB 11643"})
     return value
 
 
@@ -86,9 +100,10 @@ def _birth_date(value: str, field: str) -> dt.date:
     try:
         birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        raise InvalidIdentifier(field, "positions 7-14 are not a real birth date") from None
+        raise InvalidIdentifier(field, "positions 7-14 are not a real birth date",
+                                "birth_date") from None
     if birth.year < 1850:
-        raise InvalidIdentifier(field, "positions 7-14 are not a real birth date")
+        raise InvalidIdentifier(field, "positions 7-14 are not a real birth date", "birth_date")
     return birth
 
 

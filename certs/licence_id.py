@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from certs.errors import InvalidIdentifier
 from certs.identifiers import validate_uscc
+from certs.text import normalise_identifier
 
 LICENCE_ID_FIELD = "证照标识"
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -83,16 +84,19 @@ class LicenceId:
 def parse_licence_id(text: str, field: str = LICENCE_ID_FIELD) -> LicenceId:
     """Read an identifier back, refusing any shape or check-character error."""
     if not isinstance(text, str):
-        raise InvalidIdentifier(field, "must be a string")
-    value = text.strip().upper()
+        raise InvalidIdentifier(field, "must be a string", "type", {"expected": "string"})
+    value = normalise_identifier(text)
     match = _SHAPE.match(value)
     if not match:
-        raise InvalidIdentifier(field, "not of the form TYPE-USCC-SERIAL-VERSIONCHECK")
+        raise InvalidIdentifier(field, "not of the form TYPE-USCC-SERIAL-VERSIONCHECK",
+                                "licence_id_shape")
     type_code, uscc, serial, version, check = match.groups()
     if mod37_36_check_char(value[:-1].replace("-", "")) != check:
-        raise InvalidIdentifier(field, "check character does not match (ISO 7064 MOD 37,36)")
+        raise InvalidIdentifier(field, "check character does not match (ISO 7064 MOD 37,36)",
+                                "check_character", {"standard": "ISO 7064 MOD 37,36"})
     try:
         validate_uscc(uscc, field)
     except InvalidIdentifier as exc:
-        raise InvalidIdentifier(field, f"issuer code: {exc.message}") from None
+        raise InvalidIdentifier(field, f"issuer code: {exc.message}", exc.rule,
+                                exc.params) from None
     return LicenceId(type_code.lower(), uscc, int(serial), int(version))

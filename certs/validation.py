@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError
 
 from certs.catalogue import LicenceType
 from certs.errors import InvalidIdentifier, InvalidLicenceData
@@ -18,30 +18,36 @@ from certs.identifiers import (
     validate_resident_id,
     validate_uscc,
 )
+from certs.rules import FieldProblem
+from certs.text import normalise_identifier, normalise_text, refused_character, shown
 
 OPEN_ENDED = "长期"
+MAX_PROBLEMS = 50  # listed in one error; the count of the rest is given
 _FORMAT_CHECKER = FormatChecker()
 
 
 def validate_licence_data(
     licence_type: LicenceType, data: Any, *, today: dt.date | None = None
 ) -> dict[str, Any]:
-    """Return the normalised data (strings stripped, identifiers upper-cased), or raise
-    ``InvalidLicenceData`` naming the first offending field."""
+    """Return the normalised data (text NFC and trimmed, identifiers in their one
+    spelling), or raise ``InvalidLicenceData`` naming every offending field and the rule
+    it breaks."""
     if not isinstance(data, dict):
-        raise InvalidLicenceData("data", "must be a JSON object")
-    normalised = _strip(data)
+        raise InvalidLicenceData([FieldProblem("data", "type", {"expected": "object"})])
+    problems: list[FieldProblem] = []
+    normalised = _clean(data, (), problems)
     for field in licence_type.identifier_fields:
         if isinstance(normalised.get(field), str):
-            normalised[field] = normalised[field].upper()
+            normalised[field] = normalise_identifier(normalised[field])
 
     validator = Draft202012Validator(licence_type.schema, format_checker=_FORMAT_CHECKER)
-    error = best_match(validator.iter_errors(normalised))
-    if error is not None:
-        raise _as_data_error(error)
+    for error in validator.iter_errors(normalised):
+        problems.extend(_as_problems(error))
+    problems = _deduplicated(problems, licence_type)
+    failed = {p.field for p in problems}
 
     for field, kind in licence_type.identifier_fields.items():
-        if field not in normalised:
+        if field not in normalised or field in failed:
             continue
         try:
             if kind == "uscc":
@@ -49,15 +55,21 @@ def validate_licence_data(
             else:
                 normalised[field] = validate_resident_id(normalised[field], field, today=today)
         except InvalidIdentifier as exc:
-            raise InvalidLicenceData(field, exc.message) from None
+            problems.extend(exc.problems)
+            failed.add(field)
 
-    if licence_type.identity_consistency:
-        _check_identity(licence_type.identity_consistency, normalised)
+    spec = licence_type.identity_consistency
+    if spec and not failed & set(spec.values()):
+        problems.extend(_identity_problems(spec, normalised))
 
-    valid_from, valid_until = validity_of(licence_type, normalised)
-    if valid_until is not None and valid_until < valid_from:
-        raise InvalidLicenceData(licence_type.valid_until_path or "validity",
-                                 "ends before the licence becomes valid")
+    if not problems:
+        valid_from, valid_until = validity_of(licence_type, normalised)
+        if valid_until is not None and valid_until < valid_from:
+            problems.append(FieldProblem(licence_type.valid_until_path or "validity",
+                                         "ends_before_start"))
+    if problems:
+        raise InvalidLicenceData(problems[:MAX_PROBLEMS],
+                                 more=max(0, len(problems) - MAX_PROBLEMS))
     return normalised
 
 
@@ -84,43 +96,89 @@ def _at(data: dict[str, Any], path: str) -> Any:
     return value
 
 
-def _strip(value: Any) -> Any:
+def _clean(value: Any, path: tuple[str, ...], problems: list[FieldProblem]) -> Any:
+    """Text normalised (NFC, trimmed), each string that holds a refused character noted."""
     if isinstance(value, str):
-        return value.strip()
+        cleaned = normalise_text(value)
+        refused = refused_character(cleaned)
+        if refused is not None:
+            problems.append(FieldProblem(_path(path), "invisible_character", {
+                "character": refused.code_point, "position": refused.position}))
+        return cleaned
     if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items()}
+        return {k: _clean(v, (*path, str(k)), problems) for k, v in value.items()}
     if isinstance(value, list):
-        return [_strip(v) for v in value]
+        return [_clean(v, (*path, str(i)), problems) for i, v in enumerate(value)]
     return value
 
 
-def _as_data_error(error: ValidationError) -> InvalidLicenceData:
+def _path(parts: tuple[str, ...] | list[str]) -> str:
+    return ".".join(shown(p) for p in parts) or "data"
+
+
+def _length(instance: Any) -> int:
+    return len(instance) if isinstance(instance, str | list | dict) else 0
+
+
+def _as_problems(error: ValidationError) -> list[FieldProblem]:
     path = [str(p) for p in error.absolute_path]
-    if error.validator == "required":
-        missing = [k for k in error.validator_value if k not in error.instance]
-        return InvalidLicenceData(".".join([*path, missing[0]]), "is required")
-    if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        name = extra[0] or '""'  # an empty key still needs a visible name
-        return InvalidLicenceData(".".join([*path, name]), "is not a field of this type")
-    field = ".".join(path) or "data"
-    messages = {
-        "format": f"must be a {error.validator_value} (YYYY-MM-DD)",
-        "enum": "must be one of " + "、".join(map(str, error.validator_value or [])),
-        "pattern": f"does not match the pattern {error.validator_value}",
-        "maxLength": f"is longer than {error.validator_value} characters",
-        "minLength": f"is shorter than {error.validator_value} characters",
-        "type": f"must be of type {error.validator_value}",
-    }
-    return InvalidLicenceData(field, messages.get(str(error.validator), error.message))
+    field = _path(path)
+    rule, value, instance = error.validator, error.validator_value, error.instance
+    if rule == "required":
+        missing = [k for k in value if isinstance(instance, dict) and k not in instance]
+        return [FieldProblem(_path([*path, k]), "required") for k in missing]
+    if rule == "additionalProperties":
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in instance if k not in allowed)
+        return [FieldProblem(_path([*path, k or '""']), "unknown_field") for k in extra]
+    if rule == "format":
+        return [FieldProblem(field, "date" if value == "date" else "invalid",
+                             {} if value == "date" else {"message": f"must be a {value}"})]
+    if rule in ("minLength", "maxLength"):
+        if rule == "minLength" and _length(instance) == 0:
+            return [FieldProblem(field, "blank")]
+        name = "min_length" if rule == "minLength" else "max_length"
+        return [FieldProblem(field, name, {"limit": value, "actual": _length(instance)})]
+    if rule == "pattern":
+        return [FieldProblem(field, "pattern", {"pattern": value})]
+    if rule in ("enum", "const"):
+        options = list(value) if rule == "enum" else [value]
+        return [FieldProblem(field, "enum", {"options": [str(o) for o in options]})]
+    if rule == "type":
+        return [FieldProblem(field, "type", {"expected": value})]
+    if rule == "anyOf":
+        consts = [branch["const"] for branch in value if isinstance(branch, dict)
+                  and isinstance(branch.get("const"), str)]
+        dates = any(isinstance(b, dict) and b.get("format") == "date" for b in value)
+        if dates and len(consts) == 1:
+            return [FieldProblem(field, "date_or_value", {"value": consts[0]})]
+        return [FieldProblem(field, "any_of")]
+    return [FieldProblem(field, "invalid", {"message": f"breaks the schema rule {rule!r}"})]
 
 
-def _check_identity(spec: dict[str, str], data: dict[str, Any]) -> None:
-    number = data[spec["identifier"]]
+def _deduplicated(problems: list[FieldProblem], licence_type: LicenceType
+                  ) -> list[FieldProblem]:
+    """One problem per field (the first found: a refused character before the length of
+    the same text), in the order the type lists its fields."""
+    order = {name: i for i, name in enumerate(licence_type.schema.get("properties", {}))}
+    seen: dict[str, FieldProblem] = {}
+    for problem in problems:
+        seen.setdefault(problem.field, problem)
+    return sorted(seen.values(),
+                  key=lambda p: (order.get(p.field.split(".", 1)[0], len(order)), p.field))
+
+
+def _identity_problems(spec: dict[str, str], data: dict[str, Any]) -> list[FieldProblem]:
+    number = data.get(spec["identifier"])
+    if not isinstance(number, str):
+        return []
+    problems = []
     birth = data.get(spec["birth_date"])
     if birth is not None and dt.date.fromisoformat(birth) != resident_id_birth_date(number):
-        raise InvalidLicenceData(spec["birth_date"],
-                                 f"does not match the birth date in {spec['identifier']}")
+        problems.append(FieldProblem(spec["birth_date"], "matches_identifier",
+                                     {"other": spec["identifier"]}))
     sex = data.get(spec["sex"])
     if sex is not None and sex != resident_id_sex(number):
-        raise InvalidLicenceData(spec["sex"], f"does not match {spec['identifier']}")
+        problems.append(FieldProblem(spec["sex"], "matches_identifier",
+                                     {"other": spec["identifier"]}))
+    return problems

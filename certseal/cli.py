@@ -78,11 +78,17 @@ def cmd_licence_types(args: argparse.Namespace) -> dict:
 
 
 def _read_json_object(path: Path, what: str) -> dict:
+    from certs.canonical import MAX_JSON_DEPTH, json_depth_exceeds
+
     try:
         text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CliError(f"cannot read {what} {path}: {exc.strerror}", "unreadable_input",
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise CliError(f"cannot read {what} {path}: {reason}", "unreadable_input",
                        EXIT_UNUSABLE) from exc
+    if json_depth_exceeds(text):
+        raise CliError(f"{what} {path} nests deeper than {MAX_JSON_DEPTH} levels",
+                       "invalid_json", EXIT_UNUSABLE)
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -115,7 +121,7 @@ def cmd_issue(args: argparse.Namespace) -> dict:
 
 
 def cmd_issue_batch(args: argparse.Namespace) -> dict | int:
-    from certseal.batch import BatchFileError, read_records, run_batch
+    from certseal.batch import BatchFileError, failure_line, read_records, run_batch
     from seal.issuance import IssuanceRequest
 
     if not args.file.is_file():
@@ -137,7 +143,7 @@ def cmd_issue_batch(args: argparse.Namespace) -> dict | int:
 
     try:
         outcome = run_batch(read_records(args.file, args.type), issue, args.out_dir,
-                            progress=progress, known_errors=_known_errors())
+                            progress=progress, language=cli_language())
     except BatchFileError as exc:
         raise CliError(str(exc), exc.code, EXIT_UNUSABLE) from exc
     finally:
@@ -146,7 +152,8 @@ def cmd_issue_batch(args: argparse.Namespace) -> dict | int:
             print(file=sys.stderr)
     summary = outcome.to_json()
     for failure in outcome.failed:
-        print(f"certseal: line {failure['line']}: {failure['message']}", file=sys.stderr)
+        print(f"certseal: {failure_line(failure)}", file=sys.stderr)
+    print(f"certseal: {outcome.summary_line()}", file=sys.stderr)
     _emit(summary, args.json)
     return EXIT_ERROR if outcome.failed else 0
 
@@ -297,6 +304,35 @@ def _known_errors() -> tuple[type[BaseException], ...]:
             TrustListError, ValueError, FileNotFoundError)
 
 
+def cli_language(environ: dict[str, str] | None = None) -> str:
+    """The language of messages, from the locale: zh_TW, zh_HK, zh_MO and zh_Hant read
+    Traditional Chinese, any other zh Simplified, everything else English."""
+    import os
+
+    env = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        value = env.get(name, "").split(":", 1)[0].lower().replace("_", "-")
+        if not value:
+            continue
+        if value.startswith(("zh-tw", "zh-hk", "zh-mo", "zh-hant")):
+            return "zh-Hant"
+        if value.startswith("zh"):
+            return "zh-Hans"
+        return "en"
+    return "en"
+
+
+def _error_message(exc: BaseException, language: str) -> tuple[str, list[dict]]:
+    from certs.rules import summary
+
+    problems = getattr(exc, "problems", ())
+    if problems:
+        more = getattr(exc, "more", 0)
+        return (summary(problems, language) + (f"; … (+{more})" if more else ""),
+                [p.to_json(language) for p in problems])
+    return str(exc) or type(exc).__name__, []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -311,14 +347,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        if not isinstance(exc, _known_errors()):
+        import os
+
+        known = isinstance(exc, _known_errors())
+        if not known and os.environ.get("CERTSEAL_DEBUG"):
             raise
         status = getattr(exc, "exit_status", EXIT_ERROR)
-        message = str(exc) or type(exc).__name__
+        if known:
+            message, errors = _error_message(exc, cli_language())
+            code = _error_code(exc)
+        else:  # a defect of ours: one line, never a traceback (CERTSEAL_DEBUG=1 shows it)
+            message, errors, code = f"internal error ({type(exc).__name__})", [], "internal_error"
         print(f"certseal: error: {message}", file=sys.stderr)
         if getattr(args, "json", False):
-            print(json.dumps({"error": {"code": _error_code(exc), "message": message}},
-                             ensure_ascii=False))
+            error = {"code": code, "message": message, **({"errors": errors} if errors else {})}
+            print(json.dumps({"error": error}, ensure_ascii=False))
         return status
     if isinstance(result, int):  # the handler printed its own output
         return result

@@ -24,6 +24,7 @@ from ca.audit import append_entry, qualified_actor
 from ca.store import get_certificate
 from certs.canonical import data_digest
 from certs.catalogue import Catalogue
+from certs.errors import InvalidLicenceData
 from certs.identifiers import mask_identifier
 from certs.issuing_authority import with_issuing_authority
 from certs.licence_id import LicenceId
@@ -38,6 +39,8 @@ from certs.registry import (
     request_digest,
 )
 from certs.render import render_licence_pdf
+from certs.rules import FieldProblem
+from certs.text import normalise_identifier
 from certs.validation import holder_of, validate_licence_data, validity_of
 from hsm.token import Token
 from seal.errors import DepartmentInactive, LicenceTypeNotGranted, SealUnusable
@@ -75,6 +78,8 @@ class IssuanceRequest:
     actor: str | None = None
 
     def __post_init__(self) -> None:
+        # A department is named by its USCC, written one way (certs/text.py).
+        object.__setattr__(self, "department_id", normalise_identifier(self.department_id))
         if self.idempotency_key is not None and not (
                 0 < len(self.idempotency_key) <= MAX_IDEMPOTENCY_KEY
                 and self.idempotency_key.isprintable()):
@@ -108,7 +113,13 @@ def issue_licence(session: Session, services: SealingServices, catalogue: Catalo
         raise LicenceTypeNotGranted(
             f"department {department.department_id} may not issue {request.type_code!r}")
 
-    digest = request_digest({"type": request.type_code, "data": request.data})
+    try:
+        digest = request_digest({"type": request.type_code, "data": request.data})
+    except ValueError:  # NaN, Infinity, a lone surrogate: validation names the field
+        validate_licence_data(licence_type, request.data, today=now.date())
+        raise InvalidLicenceData([FieldProblem("data", "invalid", {
+            "message": "holds a value JSON cannot carry (NaN, Infinity, a lone surrogate)"})]
+        ) from None
     if request.idempotency_key is not None:
         earlier = find_idempotent(session, department.department_id, request.idempotency_key,
                                   digest)

@@ -19,6 +19,7 @@ from ca.hierarchy import issue_eseal_certificate, load_ca
 from ca.models import serial_text
 from certs.catalogue import Catalogue
 from certs.identifiers import validate_uscc
+from certs.text import clean_text
 from hsm.token import KeySpec, Token
 from seal.credentials import create_api_key
 from seal.errors import DepartmentExists, UnknownLicenceType
@@ -27,6 +28,7 @@ from seal.models import Department, LicenceTypeGrant, Seal
 from seal.registry import next_seal_id
 
 ISSUING_CA_KEY_LABEL = "issuing-ca"
+MAX_DEPARTMENT_NAME = 60  # as a licence's 发证机关 / 登记机关 field
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,11 @@ def onboard_department(
     now: datetime | None = None,
 ) -> OnboardedDepartment:
     now = now or datetime.now(UTC)
-    name = name.strip()
+    name = clean_text(name, "department name")  # it is sealed into every licence
     if not name:
         raise ValueError("department name must not be empty")
+    if len(name) > MAX_DEPARTMENT_NAME:
+        raise ValueError(f"department name must be at most {MAX_DEPARTMENT_NAME} characters")
     uscc = validate_uscc(uscc, field="--uscc")
     types = sorted(set(licence_types))
     unknown = [code for code in types if code not in catalogue]

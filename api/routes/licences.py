@@ -12,14 +12,23 @@ import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.auth_oidc import Holder
 from api.deps import Caller, CurrentDepartment, DomainDep
-from api.errors import INTERNAL, ApiError, domain_error_types, domain_problem, problem_body
+from api.errors import (
+    INTERNAL,
+    ApiError,
+    domain_error_types,
+    domain_problem,
+    problem_body,
+    request_language,
+    request_problems,
+)
 from certs.models import Licence
 from certs.registry import effective_status, get_licence, get_licence_pdf
+from certs.rules import FieldProblem
 from certseal import audit
 from certseal.audit import citizen_actor
 from certseal.domain import TrustDomain
@@ -71,7 +80,10 @@ class BatchItem(IssueLicenceBody):
 
 
 class BatchBody(BaseModel):
-    items: list[BatchItem] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+    # Each item is checked on its own (a malformed one is reported in its result, the
+    # others are issued); the schema still says what an item is.
+    items: list[Any] = Field(min_length=1, max_length=MAX_BATCH_ITEMS,
+                             json_schema_extra={"items": BatchItem.model_json_schema()})
 
 
 class BatchItemResult(BaseModel):
@@ -118,24 +130,41 @@ async def issue(body: IssueLicenceBody, department: CurrentDepartment, domain: D
                 response: Response,
                 idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY)]
                 = None) -> IssuedLicenceOut:
-    try:
-        request = IssuanceRequest(department_id=department.department_id, type_code=body.type,
-                                  data=body.data, idempotency_key=idempotency_key,
-                                  actor=f"department:{department.department_id}")
-        issued = await run_in_threadpool(domain.issue_licence, request)
-    except (ValueError, TypeError) as exc:
-        if isinstance(exc, domain_error_types()):
-            raise
-        # As for a batch item: an unusable Idempotency-Key, a lone surrogate in the data.
-        raise ApiError(422, "invalid_request", str(exc)) from None
+    if idempotency_key is not None and not usable_idempotency_key(idempotency_key):
+        raise ApiError(422, "invalid_request", "unusable Idempotency-Key",
+                       problems=[IDEMPOTENCY_KEY_PROBLEM])
+    request = IssuanceRequest(department_id=department.department_id, type_code=body.type,
+                              data=body.data, idempotency_key=idempotency_key,
+                              actor=f"department:{department.department_id}")
+    issued = await run_in_threadpool(domain.issue_licence, request)
     if issued.replayed:
         response.status_code = 200
     return _issued_out(issued)
 
 
+IDEMPOTENCY_KEY_PROBLEM = FieldProblem("Idempotency-Key", "printable",
+                                       {"limit": MAX_IDEMPOTENCY_KEY})
+
+
+def usable_idempotency_key(key: str) -> bool:
+    return 0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isprintable()
+
+
 async def _issue_one(domain: TrustDomain, department: Department, index: int,
-                     item: BatchItem) -> BatchItemResult:
-    base = {"index": index, "idempotency_key": item.idempotency_key}
+                     raw: Any, language: str) -> BatchItemResult:
+    key = raw.get("idempotency_key") if isinstance(raw, dict) else None
+    base = {"index": index, "idempotency_key": key if isinstance(key, str) else ""}
+    try:
+        item = BatchItem.model_validate(raw)
+    except ValidationError as exc:
+        return BatchItemResult(**base, outcome="failed", problem=problem_body(
+            422, "invalid_request", "the item does not match the schema", language=language,
+            problems=request_problems(exc.errors())))
+    if not usable_idempotency_key(item.idempotency_key):
+        return BatchItemResult(**base, outcome="failed", problem=problem_body(
+            422, "invalid_request", "unusable idempotency key", language=language,
+            problems=[FieldProblem("idempotency_key", "printable",
+                                   {"limit": MAX_IDEMPOTENCY_KEY})]))
     try:
         request = IssuanceRequest(department_id=department.department_id,
                                   type_code=item.type, data=item.data,
@@ -143,14 +172,11 @@ async def _issue_one(domain: TrustDomain, department: Department, index: int,
                                   actor=f"department:{department.department_id}")
         issued = await run_in_threadpool(domain.issue_licence, request)
     except domain_error_types() as exc:
-        return BatchItemResult(**base, outcome="failed", problem=domain_problem(exc))
-    except (ValueError, TypeError) as exc:
-        return BatchItemResult(**base, outcome="failed",
-                               problem=problem_body(422, "invalid_request", str(exc)))
+        return BatchItemResult(**base, outcome="failed", problem=domain_problem(exc, language))
     except Exception as exc:  # one broken item must not stop the others
         log.error("batch item failed: %s", type(exc).__name__)
-        return BatchItemResult(**base, outcome="failed",
-                               problem=problem_body(500, "internal_error", INTERNAL))
+        return BatchItemResult(**base, outcome="failed", problem=problem_body(
+            500, "internal_error", INTERNAL, language=language))
     return BatchItemResult(**base, outcome="replayed" if issued.replayed else "issued",
                            licence_id=issued.licence_id, status=issued.licence.status,
                            pdf=f"/v1/licences/{issued.licence_id}/pdf")
@@ -159,10 +185,11 @@ async def _issue_one(domain: TrustDomain, department: Department, index: int,
 async def _issue_batch(body: BatchBody, department: Department, domain: TrustDomain,
                        request: Request) -> BatchOut:
     metrics = request.app.state.metrics
+    language = request_language(request)
     results = []
     for index, item in enumerate(body.items):
         started = time.perf_counter()
-        result = await _issue_one(domain, department, index, item)
+        result = await _issue_one(domain, department, index, item, language)
         outcome = result.outcome
         if result.problem is not None:
             outcome = "error" if result.problem["status"] >= 500 else "refused"

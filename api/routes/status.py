@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentDepartment, DomainDep
 from certs.registry import effective_status
+from certs.text import normalise_identifier
 from certseal import status as flows
 
 router = APIRouter()
@@ -80,7 +81,8 @@ async def status_lists(domain: DomainDep) -> StatusListIndex:
             responses={200: {"content": {STATUS_LIST_TYPE: {}}}, 304: {}})
 async def status_list(department_id: str, domain: DomainDep,
                       if_none_match: Annotated[str | None, Header()] = None) -> Response:
-    signed = await run_in_threadpool(flows.current_status_list, domain, department_id)
+    signed = await run_in_threadpool(flows.current_status_list, domain,
+                                     normalise_identifier(department_id))
     # Short HTTP caching: the list changes the moment a status does; the ETag makes a
     # counter's re-sync cheap when nothing moved.
     headers = {"ETag": signed.etag, "Cache-Control": "public, max-age=60, no-transform"}
