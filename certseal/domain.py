@@ -37,7 +37,13 @@ from certseal.home import hsm_config, new_home, prepare_token, require_home, wri
 from certseal.settings import Settings
 from certseal.status import follow_status_changes
 from hsm.token import KeySpec, Token
-from seal.issuance import IssuanceRequest, IssuedLicence, SealingServices, issue_licence
+from seal.issuance import (
+    IdempotencyGate,
+    IssuanceRequest,
+    IssuedLicence,
+    SealingServices,
+    issue_licence,
+)
 from seal.onboarding import OnboardedDepartment, TrustDomainFacts, onboard_department
 from seal.timestamping import InProcessTimeStamper
 
@@ -108,6 +114,7 @@ class TrustDomain:
         self._tsa: TimeStampAuthority | None = None
         self._sealing: SealingServices | None = None
         self._issuing = threading.BoundedSemaphore(ISSUANCE_IN_FLIGHT)
+        self._same_key = IdempotencyGate()
         self._crl_lock = threading.RLock()  # CRL numbers are allocated one at a time
         self._crls: dict[str, _HeldCrl] = {}
 
@@ -289,7 +296,8 @@ class TrustDomain:
         Issuance is CPU-bound Python (one core per process under the GIL), so more than a
         couple in flight per process only adds memory and latency: the rest wait here."""
         services = self.sealing_services()
-        with self._issuing, self.session() as session:
+        with self._same_key.hold(request.department_id, request.idempotency_key), \
+                self._issuing, self.session() as session:
             return issue_licence(session, services, self.catalogue, request)
 
     def seal_certificate_path(self, seal_id: str) -> Path:

@@ -9,7 +9,9 @@ different body it is refused. Nothing is stored unless every step succeeded.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +26,7 @@ from ca.audit import append_entry, qualified_actor
 from ca.store import get_certificate
 from certs.canonical import data_digest
 from certs.catalogue import Catalogue
-from certs.errors import InvalidLicenceData
+from certs.errors import IdempotencyConflict, InvalidLicenceData
 from certs.identifiers import mask_identifier
 from certs.issuing_authority import with_issuing_authority
 from certs.licence_id import LicenceId
@@ -67,6 +69,35 @@ class SealingServices:
     # Path validation results reused across licences while the same certificates, OCSP
     # answers and CRLs are embedded (see seal.validation_data.PathValidationCache).
     path_cache: PathValidationCache = field(default_factory=PathValidationCache)
+
+
+class IdempotencyGate:
+    """Lets requests of one process that carry the same department and idempotency key
+    through one at a time: a burst of identical retries seals one licence and the others
+    replay it, instead of all sealing and all but one throwing their work (and serials)
+    away. Across processes the database's unique key decides (``_store``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[tuple[str, str], list] = {}  # key -> [lock, holders and waiters]
+
+    @contextmanager
+    def hold(self, department_id: str, key: str | None) -> Iterator[None]:
+        if key is None:
+            yield
+            return
+        name = (department_id, key)
+        with self._lock:
+            entry = self._held.setdefault(name, [threading.Lock(), 0])
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._lock:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._held[name]
 
 
 @dataclass(frozen=True)
@@ -204,9 +235,10 @@ def _store(session: Session, request: IssuanceRequest, department_id: str,
                      details={"type": request.type_code, "department": department_id,
                               "seal": seal_id, "holder": mask_identifier(holder_identifier)})
         session.commit()
-    except IntegrityError:
-        # A concurrent retry with the same idempotency key committed first: answer with
-        # its licence (or refuse if its body differed).
+    except (IntegrityError, IdempotencyConflict):
+        # A concurrent request with the same idempotency key (another process, or one
+        # that got past the gate) committed first: answer with its licence, or refuse
+        # if its body differed.
         session.rollback()
         if request.idempotency_key is None:
             raise
