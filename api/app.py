@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.auth_oidc import OidcVerifier
 from api.errors import install_error_handlers
@@ -51,8 +52,17 @@ class CertsealApi(FastAPI):
     everything else to ``full_stack``."""
 
     fast_path: OcspFastPath | None = None
+    # Set when CERTSEAL_TRUSTED_PROXIES names proxies: their X-Forwarded-For/-Proto are
+    # applied first of all, so the fast path and the rate limits see the real client.
+    proxies: ProxyHeadersMiddleware | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.proxies is not None:
+            await self.proxies(scope, receive, send)
+        else:
+            await self.dispatch(scope, receive, send)
+
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         fast_path = self.fast_path
         if fast_path is not None and scope["type"] == "http":
             await fast_path(scope, receive, send)
@@ -120,6 +130,9 @@ def create_app(settings: Settings, *, domain: TrustDomain | None = None,
     # through the same headers, metrics, log and rate-limit buckets (api/ocsp_fast.py).
     app.fast_path = OcspFastPath(app.full_stack, api=app, metrics=metrics, buckets=buckets,
                                  max_body_bytes=max_body_bytes)
+    if settings.trusted_proxy_list:  # else nobody's X-Forwarded-For is believed
+        app.proxies = ProxyHeadersMiddleware(app.dispatch,
+                                             trusted_hosts=settings.trusted_proxy_list)
     return app
 
 

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from api.errors import INTERNAL, PROBLEM, language_of_headers, problem_body
 from api.logging import exception_summary, log_request
@@ -35,6 +36,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("certseal.api")
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024  # a phone photo of a QR code fits; 1 GB does not
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+CLIENT_CLOSED = 499  # logged and counted, never sent: nobody is there to read it
 
 # API answers are data, never documents to render: nothing may load, frame or submit.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -149,6 +151,10 @@ class RequestObserver:
             # The audit log records where an action came from (the client's address).
             with acting_as(source=http_source(client[0] if client else None)):
                 await self.app(scope, receive, observed_send)
+        except ClientDisconnect:  # it left (or was cut off for sending too slowly)
+            if not response_started:
+                status = CLIENT_CLOSED
+                observe()
         except Exception as exc:
             log.error("unhandled error", exc_info=False,
                       extra={"fields": {"event": "unhandled_error", "request_id": request_id,

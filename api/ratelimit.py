@@ -1,7 +1,8 @@
 """Per-client rate limits: token buckets in memory, one set per worker process.
 
-Three things are limited, each per client address (``scope["client"]``; behind a reverse
-proxy on loopback uvicorn's proxy-headers support puts the real client there):
+Three things are limited, each per client address (``scope["client"]``: the peer's
+address, or the address a configured reverse proxy reports, CERTSEAL_TRUSTED_PROXIES;
+nobody else's X-Forwarded-For is believed):
 
 - ``verify``: ``POST /v1/verify`` — pyHanko validation costs tens of milliseconds of CPU,
   so one client must not occupy every worker.
@@ -9,13 +10,16 @@ proxy on loopback uvicorn's proxy-headers support puts the real client there):
   (pdfsig asks for every certificate of a chain, every time), so the default only stops
   floods.
 - ``auth_failures``: requests that *present* credentials (an ``Authorization`` header)
-  and are answered 401. Only failures consume tokens; a request without credentials is
-  not a guess and costs nothing. Once a client has used up its failure budget, every
-  further request of it that presents credentials is answered 429 *before* the
-  credentials are looked at, right key or wrong: were a right key still let through, a
-  guesser would tell right from wrong by 200 versus 429 and the limit would slow nobody.
-  A client whose keys work never spends the budget. (Concurrent requests may overshoot
-  the budget by at most the number in flight: the check precedes the answer.)
+  and fail authentication (401). Only failures consume tokens; a request without
+  credentials is not a guess and costs nothing. Once an address has used up its failure
+  budget, its failed authentications are answered 429 (with Retry-After) instead of 401,
+  but credentials are still checked: a caller presenting the right key or token is
+  served, whoever else shares its address or guesses from it. Locking the address out
+  instead would let anyone behind the same NAT or proxy lock a department out with
+  sixty wrong keys, and would protect nothing: department keys carry 256 random bits and
+  tokens are signed, so guessing is hopeless at any rate; the limit slows and flags
+  floods of wrong credentials. (Concurrent requests may overshoot the budget by at most
+  the number in flight.)
 
 The limits are per process: with ``--workers N`` a client gets up to N times the rate.
 Buckets of clients not seen for a while are forgotten (LRU, ``max_clients``): a forgotten
@@ -38,7 +42,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from api.errors import PROBLEM, problem_body
+from api.errors import PROBLEM, language_of_headers, problem_body
 
 Scope = Any
 Message = Any
@@ -192,32 +196,42 @@ class RateLimit:
         address = client_address(scope)
         buckets, code, what = self._request_limit(scope)
         if buckets is not None and (wait := buckets.take(address)):
-            await _refuse(send, code, f"{what} from this address", wait)
+            await _refuse(send, code, f"{what} from this address", wait, scope)
             return
         presents_credentials = _header(scope, b"authorization") is not None
         failures = self.auth_failures if presents_credentials else None
-        if failures is not None and (wait := failures.wait(address)):
-            await _refuse(send, "too_many_authentication_failures",
-                          "too many failed authentications from this address", wait)
-            return
         if failures is None:
             await self.app(scope, receive, send)
             return
+        over_budget = failures.wait(address)  # before this request: then 401 becomes 429
+        refused = False
 
         async def counting_send(message: Message) -> None:
+            nonlocal refused
             if message["type"] == "http.response.start" and message["status"] == 401:
                 failures.spend(address)
-            await send(message)
+                if over_budget:
+                    refused = True
+                    await _refuse(send, "too_many_authentication_failures",
+                                  "too many failed authentications from this address",
+                                  failures.wait(address), scope)
+                    return
+            if not refused:  # the 401's own body is not sent after the 429
+                await send(message)
 
         await self.app(scope, receive, counting_send)
 
 
-async def _refuse(send: Any, code: str, detail: str, wait: float) -> None:
+async def _refuse(send: Any, code: str, detail: str, wait: float,
+                  scope: Scope | None = None) -> None:
     retry_after = max(1, math.ceil(wait))
-    body = json.dumps(problem_body(429, code, f"{detail}; retry after {retry_after} s")
-                      ).encode()
+    language = language_of_headers(scope.get("headers", [])) if scope else "en"
+    body = json.dumps(problem_body(429, code, f"{detail}; retry after {retry_after} s",
+                                   language=language, params={"retry_after": retry_after}),
+                      ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": 429,
                 "headers": [(b"content-type", PROBLEM.encode()),
                             (b"content-length", str(len(body)).encode()),
-                            (b"retry-after", str(retry_after).encode())]})
+                            (b"retry-after", str(retry_after).encode()),
+                            (b"content-language", language.encode())]})
     await send({"type": "http.response.body", "body": body})

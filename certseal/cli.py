@@ -185,9 +185,13 @@ def cmd_serve(args: argparse.Namespace) -> dict | None:
     # uvicorn's own access log prints raw paths and query strings; ours does not. No
     # "server: uvicorn" header: it names the software to scanners and is one more header
     # on every answer (thousands a second of OCSP). Date stays (RFC 9110; uvicorn
-    # formats it once a second). httptools and uvloop are picked up when installed.
+    # formats it once a second). uvloop is picked up when installed; the HTTP protocol
+    # is httptools with deadlines for slow clients, and proxy headers are the app's
+    # business (api/serving.py).
+    from api.serving import server_options
+
     uvicorn.run("api.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=workers, access_log=False, log_level="info", server_header=False)
+                workers=workers, log_level="info", **server_options(settings))
     return None
 
 

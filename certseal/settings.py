@@ -83,6 +83,20 @@ class Settings(VerifierSettings):
     # The citizen page signs in as this public client (PKCE, no secret); when unset it is
     # oidc_audience, since an ID token's audience is the client it was issued to.
     oidc_client_id: str | None = None
+    # Tokens living longer than this (exp - iat) are refused, and clocks may differ by
+    # at most oidc_clock_skew seconds (bounded: a larger skew is a broken clock).
+    oidc_max_token_lifetime: int = Field(default=4 * 3600, gt=0, le=7 * 24 * 3600)
+    oidc_clock_skew: int = Field(default=30, ge=0, le=300)
+
+    # Abuse at the edge (api/serving.py, api/ratelimit.py). Reverse proxies whose
+    # X-Forwarded-For and -Proto are believed: addresses or networks, comma-separated;
+    # empty (the default) believes nobody, and the peer's address is the client's.
+    trusted_proxies: str = ""
+    # A request's headers must arrive within client_header_timeout seconds; its body
+    # within client_body_timeout seconds plus one second per client_body_min_rate bytes.
+    client_header_timeout: float = Field(default=10.0, gt=0, le=300)
+    client_body_timeout: float = Field(default=10.0, gt=0, le=300)
+    client_body_min_rate: int = Field(default=500, gt=0)
 
     # PDF and image verification: a pool of worker processes per server process
     # (certseal/verification_pool.py). Its memory is bounded by workers x memory_mb.
@@ -114,6 +128,25 @@ class Settings(VerifierSettings):
         if value is not None and not (len(value) == 6 and value.isdigit()):
             raise ValueError("region code must be a 6-digit administrative division code")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        import ipaddress
+
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            try:
+                ipaddress.ip_network(item)
+            except ValueError:
+                raise ValueError(f"trusted proxy {item!r} is not an IP address or network "
+                                 "(a name or '*' would believe anyone)") from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @field_validator("base_url")
     @classmethod

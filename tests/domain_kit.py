@@ -105,18 +105,22 @@ def make_domain(home: Path, *, region: str = "440000", region_name: str = "å¹¿ä¸
 
 
 @contextlib.contextmanager
-def serving(under_test: DomainUnderTest, *, app=None, port: int | None = None
-            ) -> Iterator[str]:
+def serving(under_test: DomainUnderTest, *, app=None, port: int | None = None,
+            settings=None) -> Iterator[str]:
     """Serve the real app for this domain on the port its base URL names (or another
-    app built on it, e.g. with other settings, on another port)."""
+    app built on it, e.g. with other settings, on another port; ``settings``: those the
+    server's own options come from, the domain's by default)."""
     from api.app import create_app
+    from api.serving import server_options
 
     port = port or int(under_test.base_url.rsplit(":", 1)[1])
     base_url = f"http://127.0.0.1:{port}"
     app = app or create_app(under_test.domain.settings, domain=under_test.domain)
+    # The options `certseal serve` uses (slow-client deadlines, no proxy headers).
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on",
-                                           access_log=False))
+                                           **server_options(settings or
+                                                            under_test.domain.settings)))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -77,3 +77,21 @@ def test_pins_from_environment_are_secret(tmp_path, monkeypatch):
     settings = load_settings(tmp_path)
     assert settings.user_pin() == "env-pin-1234"
     assert "env-pin-1234" not in repr(settings) and "env-pin-1234" not in str(settings)
+
+
+def test_abuse_bounds_have_safe_defaults_and_refuse_unsafe_values(tmp_path, monkeypatch):
+    settings = load_settings(tmp_path)
+    assert settings.trusted_proxy_list == []  # nobody's X-Forwarded-For is believed
+    assert settings.client_header_timeout == 10.0 and settings.client_body_min_rate > 0
+    assert 0 < settings.oidc_max_token_lifetime <= 24 * 3600
+    assert settings.oidc_clock_skew <= 300
+    monkeypatch.setenv("CERTSEAL_TRUSTED_PROXIES", "10.0.0.0/8,::1")
+    assert load_settings(tmp_path).trusted_proxy_list == ["10.0.0.0/8", "::1"]
+    for name, value in (("CERTSEAL_OIDC_CLOCK_SKEW", "3600"),
+                        ("CERTSEAL_OIDC_MAX_TOKEN_LIFETIME", "0"),
+                        ("CERTSEAL_CLIENT_HEADER_TIMEOUT", "0"),
+                        ("CERTSEAL_TRUSTED_PROXIES", "*")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(SettingsError):
+            load_settings(tmp_path)
+        monkeypatch.delenv(name)
