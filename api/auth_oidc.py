@@ -5,8 +5,10 @@ Only asymmetric signatures are accepted (RS256 with an RSA key, ES256 with a P-2
 key), and the token's ``alg`` must fit the key it names: ``none``, HS256 signed with a
 public key as the HMAC secret, or an RSA key presented for ES256 are all refused.
 ``exp``, ``iat``, ``iss``, ``aud`` and ``sub`` are required; ``nbf`` is honoured when
-present; clocks may differ by ``leeway`` seconds. The subject carries the holder's
-identifier (resident identity number or unified social credit code).
+present; clocks may differ by ``leeway`` seconds (at most ``MAX_LEEWAY``), and a token
+may live at most ``max_lifetime`` seconds (``exp - iat``): one valid for a century is a
+stolen credential that never dies. The subject carries the holder's identifier (resident
+identity number or unified social credit code), in its one spelling (certs/text.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from certs.identifiers import validate_resident_id, validate_uscc
 ALGORITHM_FOR_KEY = {("RSA", None): "RS256", ("EC", "P-256"): "ES256"}
 ALLOWED_ALGORITHMS = frozenset(ALGORITHM_FOR_KEY.values())
 DEFAULT_LEEWAY = 30  # seconds
+MAX_LEEWAY = 300
+DEFAULT_MAX_LIFETIME = 4 * 3600  # seconds; identity providers issue minutes to an hour
 JWKS_MAX_AGE = 300.0  # re-read a JWKS URL at most this often ...
 JWKS_MIN_REFRESH = 30.0  # ... or sooner for an unknown kid, but not more often than this
 
@@ -109,8 +113,14 @@ class JwksSource:
 
 class OidcVerifier:
     def __init__(self, *, issuer: str, audience: str, jwks: JwksSource,
-                 leeway: int = DEFAULT_LEEWAY) -> None:
+                 leeway: int = DEFAULT_LEEWAY,
+                 max_lifetime: int = DEFAULT_MAX_LIFETIME) -> None:
+        if not 0 <= leeway <= MAX_LEEWAY:
+            raise ValueError(f"clock skew must be 0-{MAX_LEEWAY} seconds")
+        if max_lifetime <= 0:
+            raise ValueError("the maximum token lifetime must be positive")
         self.issuer, self.audience, self.jwks, self.leeway = issuer, audience, jwks, leeway
+        self.max_lifetime = max_lifetime
 
     @classmethod
     def from_settings(cls, settings: Any) -> OidcVerifier | None:
@@ -118,7 +128,8 @@ class OidcVerifier:
         if not (settings.oidc_issuer and settings.oidc_audience and settings.oidc_jwks):
             return None
         return cls(issuer=settings.oidc_issuer, audience=settings.oidc_audience,
-                   jwks=JwksSource(settings.oidc_jwks))
+                   jwks=JwksSource(settings.oidc_jwks), leeway=settings.oidc_clock_skew,
+                   max_lifetime=settings.oidc_max_token_lifetime)
 
     def holder(self, token: str) -> Holder:
         """Blocking (may fetch the JWKS): call from a worker thread."""
@@ -153,6 +164,10 @@ class OidcVerifier:
             raise InvalidToken(f"the token has no {exc.claim!r} claim") from None
         except jwt.PyJWTError:
             raise InvalidToken("the bearer token is not valid") from None
+        lifetime = int(claims["exp"]) - int(claims["iat"])  # PyJWT read both as int
+        if lifetime > self.max_lifetime:
+            raise InvalidToken(f"the token lives {int(lifetime)} s, more than the "
+                               f"{self.max_lifetime} s accepted")
         return Holder(holder_identifier(claims["sub"]))
 
 

@@ -193,3 +193,38 @@ def test_the_jwks_is_reread_when_the_provider_rotates_its_key(identity_provider,
     assert verifier.holder(rotated.token(holder_id, kid="rsa-2")).identifier == holder_id
     with pytest.raises(InvalidToken):
         verifier.holder(idp.token(holder_id))  # the old key is gone from the set
+
+
+def test_token_lifetime_skew_and_nbf_are_bounded(served_api, holder_id):
+    """A token valid for a century is refused; so is one whose clock is off by more than
+    the allowed skew; nbf is honoured, with the same bounded skew."""
+    idp = served_api.idp
+    now = time.time()
+    refused = {
+        "a century": idp.token(holder_id, lifetime=100 * 365 * 24 * 3600),
+        "a day": idp.token(holder_id, lifetime=24 * 3600),
+        "issued long ago, valid a while yet": idp.token(holder_id, now=now - 5 * 3600,
+                                                        lifetime=5 * 3600 + 300),
+        "issued 2 minutes ahead": idp.token(holder_id, now=now + 120),
+        "not before in 2 minutes": idp.token(holder_id, nbf=int(now + 120)),
+        "expired 2 minutes ago": idp.token(holder_id, now=now - 600, lifetime=480),
+        "exp as text, a century": jwt.encode(
+            _claims(holder_id, exp=str(int(now) + 10**9)), idp.rsa_key, algorithm="RS256",
+            headers={"kid": "rsa-1"}),
+    }
+    accepted = {
+        "four hours": idp.token(holder_id, lifetime=4 * 3600),
+        "issued 10 s ahead (skew)": idp.token(holder_id, now=now + 10),
+        "not before 10 s from now (skew)": idp.token(holder_id, nbf=int(now + 10)),
+        "not before a minute ago": idp.token(holder_id, nbf=int(now - 60)),
+    }
+    for name, token in refused.items():
+        with served_api.client(token) as client:
+            answer = client.get("/v1/me/licences")
+        assert answer.status_code == 401, (name, answer.text)
+        assert answer.json()["code"] == "invalid_token", name
+    for name, token in accepted.items():
+        with served_api.client(token) as client:
+            assert client.get("/v1/me/licences").status_code == 200, name
+    with served_api.client(refused["a century"]) as client:
+        assert "lives" in client.get("/v1/me/licences").json()["detail"]
