@@ -44,3 +44,27 @@ def test_entrypoint_initialises_once_then_serves():
     entry = (ROOT / "docker" / "entrypoint.sh").read_text()
     assert 'if [ ! -f "$CERTSEAL_HOME/certseal.toml" ]' in entry
     assert "certseal serve" in entry
+
+
+def test_a_tls_terminating_proxy_is_the_only_way_in():
+    services = compose()["services"]
+    proxy = services["proxy"]
+    address = proxy["networks"]["edge"]["ipv4_address"]
+    published = {p.split(":")[-1] for p in proxy["ports"]}
+    for name in ("guangdong", "shanghai"):
+        region = services[name]
+        assert "ports" not in region, name  # reachable only through the proxy
+        assert region["environment"]["CERTSEAL_TRUSTED_PROXIES"] == address, name
+        base_url = region["environment"]["CERTSEAL_BASE_URL"]
+        assert base_url.startswith("https://") and base_url.rsplit(":", 1)[1] in published
+        assert proxy["depends_on"][name]["condition"] == "service_healthy"
+    assert proxy["depends_on"]["proxy-tls"]["condition"] == "service_completed_successfully"
+    conf = (ROOT / "docker" / "proxy" / "nginx.conf").read_text()
+    for directive in ("client_header_timeout 10s;", "client_body_timeout 10s;",
+                      "proxy_request_buffering on;",
+                      "proxy_set_header X-Forwarded-For $remote_addr;",
+                      "ssl_protocols TLSv1.2 TLSv1.3;", "client_max_body_size 11m;"):
+        assert directive in conf, directive
+    for port in published:
+        assert f"listen {port} ssl;" in conf, port
+    assert "make-certificate.sh" in " ".join(services["proxy-tls"]["entrypoint"])
