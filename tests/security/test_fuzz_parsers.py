@@ -10,7 +10,10 @@ CI runs a short version (FUZZ_EXAMPLES examples a property); for a long run:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import re
+import unicodedata
 import zlib
 from typing import ClassVar
 
@@ -26,13 +29,17 @@ from cryptography.x509 import ocsp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from api.errors import negotiate_language
 from ca.trustlist import TrustList, TrustListError, read_trust_list, signer_of
+from certs.canonical import json_depth_exceeds
 from certs.errors import InvalidIdentifier, InvalidLicenceData, QrPayloadError
 from certs.identifiers import validate_resident_id, validate_uscc
 from certs.licence_id import parse_licence_id
 from certs.qr import PREFIX, QrClaims, decode_qr_payload, encode_qr_payload, verify_qr_signature
+from certs.rules import LANGUAGES, RULES
 from certs.samples import sample_licence_data
 from certs.status_list import StatusListInvalid, read_status_list
+from certs.text import is_refused, normalise_identifier
 from certs.validation import validate_licence_data
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
@@ -109,13 +116,99 @@ def catalogue(trust_domain):
     return trust_domain.domain.catalogue
 
 
+def _told_in_every_language(exc: InvalidLicenceData) -> None:
+    assert exc.problems and isinstance(exc.field, str) and exc.message
+    for problem in exc.problems:
+        assert problem.rule in RULES, problem
+        for language in LANGUAGES:
+            message = problem.to_json(language)["message"]
+            assert message and not re.search(r"\{[a-z_]+\}", message), (problem, language)
+            assert not any(is_refused(c) for c in problem.field + message), problem
+
+
 @fuzz
 @given(st.sampled_from(["yyzz", "spjyxkz", "zyzgzs"]), json_values)
 def test_arbitrary_json_is_licence_data_or_refused_naming_a_field(catalogue, code, data):
     try:
         validate_licence_data(catalogue.get(code), data)
     except InvalidLicenceData as exc:
-        assert isinstance(exc.field, str) and exc.message
+        _told_in_every_language(exc)
+
+
+# Text as careless and hostile senders type it: control and format characters, odd
+# spaces, combining marks, full-width forms, surrogates, private use.
+odd_text = st.text(st.characters(codec=None, categories=None), max_size=40) | st.text(
+    st.sampled_from("名称 \u3000\u00a0\u200b\u200d\u202e\u2066\ufeff\x00\x1b\n\t"
+                    "e\u0301Å\u212b\ufe0f\u3164\ue000\ud800Ｘ０"), max_size=20)
+
+
+@fuzz
+@given(st.sampled_from(["yyzz", "spjyxkz", "zyzgzs"]), st.data())
+def test_odd_text_in_a_field_is_normalised_or_refused_by_rule(catalogue, code, data):
+    sample = sample_licence_data(code)
+    field = data.draw(st.sampled_from(sorted(k for k, v in sample.items()
+                                             if isinstance(v, str))))
+    text = data.draw(odd_text)
+    try:
+        normalised = validate_licence_data(catalogue.get(code), sample | {field: text})
+    except InvalidLicenceData as exc:
+        _told_in_every_language(exc)
+        return
+    value = normalised[field]
+    assert value == unicodedata.normalize("NFC", value) == value.strip()
+    assert not any(is_refused(c) for c in value)
+
+
+def _depth(value) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+nested_json = st.recursive(json_values, lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                           max_leaves=60)
+
+
+@fuzz
+@given(nested_json, st.integers(0, 40), st.booleans())
+def test_the_depth_bound_agrees_with_the_parser(value, limit, ascii_only):
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    assert json_depth_exceeds(text, limit) == (_depth(value) > limit)
+    assert json_depth_exceeds(text.encode("utf-8", "surrogatepass"), limit) == (
+        _depth(value) > limit)
+
+
+@fuzz
+@given(st.text(st.sampled_from('[]{}"\\,:1a '), max_size=200), st.integers(0, 8))
+def test_malformed_json_under_the_bound_never_recurses_past_it(text, limit):
+    if json_depth_exceeds(text, limit):
+        return
+    deepest = depth = 0  # how deep a recursive parser could go before failing
+    in_string = escaped = False
+    for c in text:
+        if in_string:
+            escaped, in_string = (not escaped and c == "\\"), in_string and (escaped
+                                                                           or c != '"')
+            continue
+        if c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
+    assert deepest <= limit, (text, limit)
+
+
+@fuzz
+@given(st.text(max_size=80) | st.lists(st.sampled_from(
+    ["zh", "zh-CN", "zh-TW", "zh-Hant", "en", "fr", "*", ";q=0.5", ";q=x", ",", " "]),
+    max_size=12).map("".join))
+def test_any_accept_language_picks_one_of_ours(header):
+    assert negotiate_language(header) in LANGUAGES
 
 
 @fuzz
@@ -292,7 +385,7 @@ def test_licence_id_parses_round_trip_or_is_refused(text):
         parsed = parse_licence_id(text)
     except InvalidIdentifier:
         return
-    assert str(parsed) == text.strip().upper()
+    assert str(parsed) == normalise_identifier(text)
 
 
 @fuzz
