@@ -71,6 +71,10 @@ class SealingServices:
     path_cache: PathValidationCache = field(default_factory=PathValidationCache)
 
 
+def usable_idempotency_key(key: str) -> bool:
+    return 0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isprintable()
+
+
 class IdempotencyGate:
     """Lets requests of one process that carry the same department and idempotency key
     through one at a time: a burst of identical retries seals one licence and the others
@@ -111,9 +115,8 @@ class IssuanceRequest:
     def __post_init__(self) -> None:
         # A department is named by its USCC, written one way (certs/text.py).
         object.__setattr__(self, "department_id", normalise_identifier(self.department_id))
-        if self.idempotency_key is not None and not (
-                0 < len(self.idempotency_key) <= MAX_IDEMPOTENCY_KEY
-                and self.idempotency_key.isprintable()):
+        if self.idempotency_key is not None and not usable_idempotency_key(
+                self.idempotency_key):
             raise ValueError(f"idempotency key must be 1-{MAX_IDEMPOTENCY_KEY} printable "
                              "characters")
         if not isinstance(self.data, dict):

@@ -32,7 +32,12 @@ from certs.rules import FieldProblem
 from certseal import audit
 from certseal.audit import citizen_actor
 from certseal.domain import TrustDomain
-from seal.issuance import MAX_IDEMPOTENCY_KEY, IssuanceRequest, IssuedLicence
+from seal.issuance import (
+    MAX_IDEMPOTENCY_KEY,
+    IssuanceRequest,
+    IssuedLicence,
+    usable_idempotency_key,
+)
 from seal.models import Department
 
 router = APIRouter(prefix="/v1/licences", tags=["licences"])
@@ -144,10 +149,6 @@ async def issue(body: IssueLicenceBody, department: CurrentDepartment, domain: D
 
 IDEMPOTENCY_KEY_PROBLEM = FieldProblem("Idempotency-Key", "printable",
                                        {"limit": MAX_IDEMPOTENCY_KEY})
-
-
-def usable_idempotency_key(key: str) -> bool:
-    return 0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isprintable()
 
 
 async def _issue_one(domain: TrustDomain, department: Department, index: int,

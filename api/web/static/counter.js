@@ -155,7 +155,9 @@ async function verify(body, headers = {}) {
     let response;
     try {
       response = await fetch("/v1/verify", {
-        method: "POST", body, headers, credentials: "omit", cache: "no-store",
+        method: "POST", body, credentials: "omit", cache: "no-store",
+        // A refusal's detail comes in the page's language, not the browser's.
+        headers: { "Accept-Language": currentLanguage(), ...headers },
       });
     } catch {
       shown = { error: { message: "error.network" } };
