@@ -62,9 +62,14 @@ class IssuingAuthorityMismatch(InvalidLicenceData):
 
     code = "issuing_authority_mismatch"
 
-    def __init__(self, field: str, given: str, issuer_name: str) -> None:
-        super().__init__(field, f"names {given!r}, but the licence is issued and sealed by "
-                                f"{issuer_name!r} (omit the field or give that name)")
+    def __init__(self, field: str, given: str, issuer_name: str,
+                 also: Sequence[FieldProblem] = ()) -> None:
+        """``also``: the data's other problems, so that all are told at once."""
+        from certs.text import shown
+
+        self.given, self.issuer_name = given, issuer_name
+        super().__init__([FieldProblem(field, "issuing_authority", {
+            "given": shown(given), "issuer": issuer_name}), *also])
 
 
 class CatalogueError(CertsError):

@@ -82,6 +82,11 @@ RULES: dict[str, tuple[str, str, str]] = {
     "ends_before_start": ("ends before the licence becomes valid", "早于证照生效日期",
                           "早於證照生效日期"),
     "blank": ("must not be blank", "不得为空", "不得為空"),
+    "issuing_authority": (
+        "names {given}, but the licence is issued and sealed by {issuer} (omit the field "
+        "or give that name)",
+        "填写的是“{given}”，但本证照由“{issuer}”签发并加盖电子印章（请省略此项或填写该名称）",
+        "填寫的是「{given}」，但本證照由「{issuer}」核發並加蓋電子印章（請省略此項或填寫該名稱）"),
     # The envelope around the data: a JSON document, a request, a batch file's line.
     "json_invalid": ("is not valid JSON", "不是有效的 JSON", "不是有效的 JSON"),
     "json_too_deep": ("nests deeper than {limit} levels", "嵌套超过 {limit} 层",

@@ -25,8 +25,8 @@ from sqlmodel import Session
 from ca.audit import append_entry, qualified_actor
 from ca.store import get_certificate
 from certs.canonical import data_digest
-from certs.catalogue import Catalogue
-from certs.errors import IdempotencyConflict, InvalidLicenceData
+from certs.catalogue import Catalogue, LicenceType
+from certs.errors import IdempotencyConflict, InvalidLicenceData, IssuingAuthorityMismatch
 from certs.identifiers import mask_identifier
 from certs.issuing_authority import with_issuing_authority
 from certs.licence_id import LicenceId
@@ -160,9 +160,7 @@ def issue_licence(session: Session, services: SealingServices, catalogue: Catalo
         if earlier is not None:
             return IssuedLicence(earlier, get_licence_pdf(session, earlier.licence_id), True)
 
-    data = validate_licence_data(
-        licence_type, with_issuing_authority(licence_type, request.data, department.name),
-        today=now.date())
+    data = _validated(licence_type, request.data, department.name, now.date())
     holder_identifier, holder_name = holder_of(licence_type, data)
     valid_from, valid_until = validity_of(licence_type, data)
 
@@ -218,6 +216,24 @@ def issue_licence(session: Session, services: SealingServices, catalogue: Catalo
     return _store(session, request, department.department_id, licence_id, data,
                   holder_identifier, holder_name, valid_from, valid_until, now, sealed,
                   seal.seal_id, digest, status_index)
+
+
+def _validated(licence_type: LicenceType, data: dict[str, Any], issuer_name: str,
+               today: dt.date) -> dict[str, Any]:
+    """The data validated, its issuer field naming the sealing department; a wrong
+    issuing authority is told together with the data's other problems."""
+    try:
+        submitted = with_issuing_authority(licence_type, data, issuer_name)
+    except IssuingAuthorityMismatch as mismatch:
+        field = licence_type.issuer_field
+        try:
+            validate_licence_data(licence_type, {**data, field: issuer_name}, today=today)
+        except InvalidLicenceData as exc:
+            raise IssuingAuthorityMismatch(
+                field, mismatch.given, issuer_name,
+                also=[p for p in exc.problems if p.field != field]) from None
+        raise
+    return validate_licence_data(licence_type, submitted, today=today)
 
 
 def _store(session: Session, request: IssuanceRequest, department_id: str,

@@ -39,7 +39,7 @@ def _stored(served_api, licence_id: str) -> Licence:
 
 CARELESS = sample_licence_data("yyzz") | {"名称": "福" * 64, "法定代表人": "",
                                           "住所": "x", "注册资本": 5, "多余": "?"}
-CARELESS.pop("登记机关")
+CARELESS.pop("登记日期")
 
 
 def test_every_broken_rule_of_the_data_is_named_at_once(served_api):
@@ -52,13 +52,25 @@ def test_every_broken_rule_of_the_data_is_named_at_once(served_api):
     errors = _errors(answer)
     assert {f: e["rule"] for f, e in errors.items()} == {
         "名称": "max_length", "法定代表人": "blank", "注册资本": "type", "住所": "min_length",
-        "登记机关": "required", "多余": "unknown_field"}
+        "登记日期": "required", "多余": "unknown_field"}
     assert errors["名称"]["limit"] == 60 and errors["名称"]["actual"] == 64
     assert errors["住所"]["limit"] == 2
     assert errors["注册资本"]["expected"] == "string"
     assert body["field"] == "名称"  # the first, as before
     for field in errors:
         assert field in body["detail"]
+
+
+def test_another_issuing_authority_is_told_with_the_other_problems(served_api):
+    data = CARELESS | {"登记机关": "国家市场监督管理总局"}
+    with served_api.department as client:
+        answer = _issue(client, "yyzz", data, **{"Accept-Language": "zh-Hans"})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "issuing_authority_mismatch"
+    errors = _errors(answer)
+    assert errors["登记机关"]["rule"] == "issuing_authority"
+    assert "国家市场监督管理总局" in errors["登记机关"]["message"]
+    assert {"名称", "法定代表人", "注册资本", "住所", "登记日期", "多余"} < set(errors)
 
 
 def test_a_short_resident_number_names_its_length(served_api):
@@ -250,5 +262,5 @@ def test_a_batch_reports_malformed_items_and_issues_the_rest(served_api):
     assert results[2]["problem"]["errors"][0] == {"field": "data", "rule": "type",
                                                   "message": "应为对象", "expected": "object"}
     assert {e["field"] for e in results[3]["problem"]["errors"]} == {
-        "名称", "法定代表人", "注册资本", "住所", "登记机关", "多余"}
+        "名称", "法定代表人", "注册资本", "住所", "登记日期", "多余"}
     assert results[4]["problem"]["errors"][0]["rule"] == "printable"
