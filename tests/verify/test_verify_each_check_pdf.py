@@ -353,6 +353,88 @@ def test_a_stale_held_answer_gives_way_to_a_fresh_embedded_one(bench, fresh, tru
     assert report.check("revocation.now").details["source"] == "embedded"
 
 
+def _ocsp_source_answering(answer):
+    from verify.revocation import OcspStatusSource
+
+    async def transport(_url, request, _timeout):
+        return answer(request)
+
+    return OcspStatusSource(transport=transport)
+
+
+def _signer_answers(trust_domain, **kw):
+    from certseal.domain import KEY_LABELS
+
+    certificates = trust_domain.domain.certificates()
+    return kit.responder(certificates.issuing, certificates.ocsp,
+                         trust_domain.domain.token().private_key(KEY_LABELS["ocsp"]), **kw)
+
+
+def test_a_stale_held_revocation_is_not_undone_by_an_embedded_good(bench, fresh,
+                                                                   trust_domain):
+    three_hours_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
+    source = _ocsp_source_answering(_signer_answers(
+        trust_domain, clock=lambda: three_hours_ago,
+        statuses=kit.SaysAll("revoked", three_hours_ago.replace(microsecond=0))))
+    kit.verify(fresh, bench.context(ocsp_source=source))  # holds the revocation
+    report = kit.verify(fresh, bench.context(ocsp_source=source, offline=True))
+    assert kit.judged(report) == ("invalid", {"revocation.now"}, {"licence.status"})
+
+
+def test_offline_a_current_held_answer_is_preferred_to_the_embedded_one(bench, fresh):
+    source = _ocsp_source_answering(bench.ocsp_answer)
+    kit.verify(fresh, bench.context(ocsp_source=source))
+    report = kit.verify(fresh, bench.context(ocsp_source=source, offline=True))
+    assert kit.judged(report) == ("indeterminate", set(), {"licence.status"})
+    assert report.check("revocation.now").details["source"] == "cache"
+
+
+@pytest.fixture(scope="module")
+def sealed_bt(bench, envelope, genuine_qr) -> bytes:
+    """Sealed without validation data, which each test then adds as it likes."""
+    return kit.seal_licence(bench, envelope=envelope, qr_text=genuine_qr,
+                            embed_validation=False)
+
+
+def test_embedded_answers_about_other_certificates_are_passed_over(bench, sealed_bt,
+                                                                   trust_domain):
+    certificates = trust_domain.domain.certificates()
+    other = bench.ocsp_answer(kit.request_for_serial(
+        certificates.issuing, bench.seal_certificate.serial_number + 1))
+    pdf = kit.with_validation_data(bench, sealed_bt, [
+        other, bench.ocsp_answer(kit.seal_ocsp_request(bench))])
+    report = kit.verify(pdf, bench.context(offline=True))
+    assert kit.judged(report) == ("indeterminate", set(), {"licence.status"})
+    assert report.check("revocation.now").details["source"] == "embedded"
+
+
+def test_the_current_one_of_several_embedded_answers_is_used(bench, sealed_bt, trust_domain):
+    """A stale "good" first, a current one after it (the signing-time one covers the
+    time-stamp either way)."""
+    stale = _signer_answers(trust_domain, clock=lambda: dt.datetime.now(dt.UTC)
+                            - dt.timedelta(hours=3))
+    request = kit.seal_ocsp_request(bench)
+    pdf = kit.with_validation_data(bench, sealed_bt, [stale(request), bench.ocsp_answer(request)])
+    report = kit.verify(pdf, bench.context(offline=True))
+    assert kit.judged(report) == ("indeterminate", set(), {"licence.status"})
+    assert report.check("revocation.now").details["source"] == "embedded"
+
+
+def test_an_embedded_revocation_counts_however_old(bench, sealed_bt, trust_domain):
+    """Embedded: a "revoked" answered three hours ago (out of date now, and not covering
+    the signing time, so pyHanko judges 'at signing time' by the current "good" beside
+    it). Offline, the revocation stands for 'now': revocation is final."""
+    request = kit.seal_ocsp_request(bench)
+    three_hours_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
+    revoked = _signer_answers(trust_domain, clock=lambda: three_hours_ago,
+                              statuses=kit.SaysAll("revoked",
+                                                   three_hours_ago.replace(microsecond=0)))
+    pdf = kit.with_validation_data(bench, sealed_bt, [revoked(request), bench.ocsp_answer(
+        request)])
+    report = kit.verify(pdf, bench.context(offline=True))
+    assert kit.judged(report) == ("invalid", {"revocation.now"}, {"licence.status"})
+
+
 # -- timestamp.document (PAdES B-LTA) ------------------------------------------------------------
 @pytest.fixture(scope="module")
 def lta(bench, envelope, genuine_qr) -> bytes:

@@ -68,6 +68,18 @@ def test_issuer_not_recognised_is_exit_status_2_at_the_cli(trust_domain, genuine
         "qr.signer_known"]
 
 
+def test_a_qr_text_longer_than_the_counters_limit_is_refused(bench, genuine):
+    import dataclasses as dc
+
+    from verify.errors import UnusableInput
+    from verify.limits import DEFAULT_LIMITS
+
+    context = dc.replace(bench.context(), limits=dc.replace(
+        DEFAULT_LIMITS, max_qr_text_chars=len(genuine) - 1))
+    with pytest.raises(UnusableInput, match="longer than"):
+        kit.verify(genuine, context)
+
+
 # -- qr.signature --------------------------------------------------------------------------
 def test_a_changed_claim_under_the_genuine_signature(bench, genuine):
     forged = forge.qr_with_changed_claim(genuine, holder_name="冒名顶替有限公司")
@@ -401,3 +413,64 @@ def test_a_qr_signed_under_a_certificate_of_this_key_usage(bench, genuine, usage
     report = kit.verify(text, bench.context(seals=(certificate,),
                                             ocsp=kit.good_answers(bench)))
     assert kit.judged(report) == judged
+
+
+def test_a_directory_certificate_with_an_rsa_key(bench, genuine):
+    """QR signatures are ES256 only: a certificate of another key type cannot have made
+    one (and must not crash the check)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "RSA")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(days=1))
+                   .not_valid_after(now + dt.timedelta(days=30))
+                   .add_extension(kit.key_usage(digital_signature=True), critical=True)
+                   .sign(key, hashes.SHA256()))
+    stranger, _ = kit.stranger_key_and_certificate()
+    forged = forge.qr_signed_by(genuine, stranger, kit.kid_of(certificate))
+    report = kit.verify(forged, bench.context(seals=(certificate,)))
+    assert kit.judged(report) == ("invalid", {"qr.signature", "chain.trusted",
+                                              "chain.trust_list", "qr.issuer_matches"},
+                                  {"revocation.now"})
+
+
+# -- who the report says signed it (and so qr.issuer_matches) -----------------------------------
+@pytest.mark.parametrize(("attributes", "department", "uscc"), [
+    ({"O": "甲市市场监督管理局", "CN": "乙", "ORG_ID": "NTRCN-11440100MB2C923971"},
+     "甲市市场监督管理局", "11440100MB2C923971"),
+    ({"CN": "乙市市场监督管理局"}, "乙市市场监督管理局", None),
+    ({"O": "丙", "ORG_ID": "VATCN-11440100MB2C923971"}, "丙", None),
+])
+def test_the_signer_named_by_a_certificate_of_this_subject(bench, genuine, attributes,
+                                                          department, uscc):
+    """A self-signed certificate in the directory (so the chain fails, whatever the
+    subject): the report names its holder from the subject; only an NTRCN- identifier is
+    a USCC, so only then can the QR's issuer match."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    oids = {"O": NameOID.ORGANIZATION_NAME, "CN": NameOID.COMMON_NAME,
+            "ORG_ID": NameOID.ORGANIZATION_IDENTIFIER}
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(oids[k], v) for k, v in attributes.items()])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(days=1))
+                   .not_valid_after(now + dt.timedelta(days=30))
+                   .add_extension(kit.key_usage(digital_signature=True), critical=True)
+                   .sign(key, hashes.SHA256()))
+    forged = forge.qr_signed_by(genuine, key, kit.kid_of(certificate))
+    report = kit.verify(forged, bench.context(seals=(certificate,)))
+    failed = {"chain.trusted", "chain.trust_list"} | (set() if uscc else {"qr.issuer_matches"})
+    assert kit.judged(report) == ("invalid", failed, {"revocation.now"})
+    assert (report.signer.department_name, report.signer.uscc) == (department, uscc)
+

@@ -346,11 +346,43 @@ def test_online_a_held_answer_serves_while_the_responder_is_down(bench, genuine)
     report = kit.verify(genuine, bench.context(ocsp_source=source))
     assert kit.judged(report) == ("valid", set(), set())
     assert report.check("revocation.now").details["live"] is False and len(calls) == 2
-    # ...but not once it is past its next update
+    # ...but not once it is past its next update (then neither OCSP nor the CRL answered)
     now = dt.datetime.now(dt.UTC)
     later = kit.verify(genuine, bench.context(ocsp_source=source,
                                               clock=lambda: now + dt.timedelta(hours=2)))
     assert kit.judged(later) == UNKNOWN_NOW
+    assert "neither" in later.check("revocation.now").message_en
+    # ...and once the responder answers again, its live answer is used, not the held one
+    calls.clear()
+    again = kit.verify(genuine, bench.context(ocsp_source=source))
+    assert again.check("revocation.now").details["live"] is True
+
+
+def test_an_unreadable_held_answer_is_ignored_online(bench, genuine, tmp_path):
+    """The cache file for the seal holds garbage (a torn write, a tampered disk)."""
+    (tmp_path / f"{bench.seal_certificate.fingerprint(_sha256()).hex()}.ocsp").write_bytes(
+        b"not an OCSP response")
+    source = OcspStatusSource(transport=_ask(bench), cache_dir=tmp_path)
+    report = kit.verify(genuine, bench.context(ocsp_source=source))
+    assert kit.judged(report) == ("valid", set(), set())
+    assert report.check("revocation.now").details["live"] is True
+
+
+def _sha256():
+    from cryptography.hazmat.primitives import hashes
+
+    return hashes.SHA256()
+
+
+def test_the_crl_is_fetched_over_http_when_ocsp_is_down(served_domain, bench, genuine):
+    """A counter as set up in service (no CRL transport given): the CRL at the seal
+    certificate's distribution point, from the served domain."""
+    async def down(_url, _request, _timeout):
+        raise kit.Unreachable
+
+    report = kit.verify(genuine, bench.context(ocsp_source=OcspStatusSource(transport=down)))
+    assert kit.judged(report) == ("valid", set(), set())
+    assert report.check("revocation.now").details["source"].startswith("per CRL")
 
 
 def test_an_answer_is_fresh_until_its_own_next_update(bench, genuine, pki):
@@ -395,6 +427,7 @@ def test_a_synced_counter_offline_until_the_lists_expire(bench, genuine, tmp_pat
 def test_offline_with_nothing_cached(bench, genuine):
     report = kit.verify(genuine, bench.context(offline=True))
     assert undecided_now(report)
+    assert "offline and no cached status" in report.check("revocation.now").message_en
 
 
 def test_no_certificate_status_source(bench, genuine):
