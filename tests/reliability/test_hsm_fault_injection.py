@@ -84,6 +84,10 @@ def test_a_failing_device_answers_503_writes_nothing_and_recovers(served, kind):
 
 def test_readiness_follows_an_absent_token(served):
     under_test, http = served
+    # The verification pool starts beside the server: ready within a bounded wait.
+    deadline = time.monotonic() + 30
+    while http.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert http.get("/readyz").status_code == 200
     with faults.failing("token_not_present", times=None) as fault:
         answer = http.get("/readyz")
