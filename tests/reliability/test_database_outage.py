@@ -105,7 +105,8 @@ def test_database_outage_answers_503_leaves_nothing_and_recovers(served):
                 == "database_unavailable"
             ready = http.get("/readyz")
             assert ready.status_code == 503
-            assert ready.json()["checks"] == {"database": False, "hsm": True}
+            assert ready.json()["checks"] == {"database": False, "hsm": True,
+                                            "verification": True}
         else:  # WAL: readers carry on while the writer is locked out
             assert http.get(licence_path, headers=department).status_code == 200
         print(f"{'postgresql' if ON_POSTGRES else 'sqlite'}: issuance 503 in "

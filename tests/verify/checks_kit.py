@@ -382,7 +382,11 @@ def issue_seal_certificate(bench: Bench, key_usage: x509.KeyUsage, *, without: t
     certificate = issue_certificate(
         profile, subject_public_key=key.public_key(),
         signing_key=bench.domain.token().private_key("issuing-ca"),
-        issuer_certificate=bench.issuing_ca)
+        issuer_certificate=bench.issuing_ca,
+        # Valid from when the department's genuine seal certificate was: the module's
+        # licences carry issue times from its start, which a certificate issued minutes
+        # later (a loaded machine) would not yet cover.
+        now=bench.seal_certificate.not_valid_before_utc)
     return key, certificate
 
 
