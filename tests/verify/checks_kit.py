@@ -58,6 +58,21 @@ async def _unreachable(*_args) -> bytes:
     raise Unreachable
 
 
+def ocsp_asking(transport, *, crl: Callable[[], bytes] | None = None,
+                cache_dir=None) -> OcspStatusSource:
+    """An OCSP source asking ``transport``, whose CRL fallback asks ``crl`` (default:
+    unreachable) and never the network: another test may be serving the shared domain
+    at the address its certificates name."""
+
+    async def crl_transport(_url: str, _timeout: float) -> bytes:
+        if crl is None:
+            raise Unreachable
+        return crl()
+
+    return OcspStatusSource(transport=transport, crl_transport=crl_transport,
+                            cache_dir=cache_dir)
+
+
 def stranger_key_and_certificate(name: str = "伪造应答者", *, ocsp_signing: bool = False,
                                  issuer: tuple[ec.EllipticCurvePrivateKey,
                                                x509.Certificate] | None = None
@@ -130,19 +145,14 @@ class Bench:
         async def ocsp_transport(_url: str, request: bytes, _timeout: float) -> bytes:
             return answer(request)
 
-        async def crl_transport(_url: str, _timeout: float) -> bytes:
-            if crl is None:
-                raise Unreachable
-            return crl()
-
         lists = trust_lists or (self.trust_list,)
         issuing = tuple(s.certificate for t in lists
                         for s in t.trust_list.services_of("issuing-ca"))
         return VerificationContext(
             trust_lists=lists,
             seal_directory=StaticSealDirectory(seals or (self.seal_certificate,)),
-            certificate_status=ocsp_source or OcspStatusSource(
-                transport=ocsp_transport, crl_transport=crl_transport),
+            certificate_status=ocsp_source or ocsp_asking(
+                ocsp_transport, crl=crl),
             licence_status=status_source or self.status_source(
                 clock=clock, status_list=list_of, issuing=issuing),
             offline=offline, clock=clock)

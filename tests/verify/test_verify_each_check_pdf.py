@@ -335,7 +335,6 @@ def test_a_stale_held_answer_gives_way_to_a_fresh_embedded_one(bench, fresh, tru
     """The counter's cache holds a "good" past its next update; the document carries a
     current one: that one is used."""
     from certseal.domain import KEY_LABELS
-    from verify.revocation import OcspStatusSource
 
     certificates = trust_domain.domain.certificates()
     old = kit.responder(certificates.issuing, certificates.ocsp,
@@ -345,7 +344,7 @@ def test_a_stale_held_answer_gives_way_to_a_fresh_embedded_one(bench, fresh, tru
     async def transport(_url, request, _timeout):
         return old(request)
 
-    source = OcspStatusSource(transport=transport)
+    source = kit.ocsp_asking(transport)
     online = kit.verify(fresh, bench.context(ocsp_source=source))  # caches the stale answer
     assert kit.judged(online) == ("indeterminate", set(), {"revocation.now"})
     report = kit.verify(fresh, bench.context(ocsp_source=source, offline=True))
@@ -354,12 +353,11 @@ def test_a_stale_held_answer_gives_way_to_a_fresh_embedded_one(bench, fresh, tru
 
 
 def _ocsp_source_answering(answer):
-    from verify.revocation import OcspStatusSource
 
     async def transport(_url, request, _timeout):
         return answer(request)
 
-    return OcspStatusSource(transport=transport)
+    return kit.ocsp_asking(transport)
 
 
 def _signer_answers(trust_domain, **kw):

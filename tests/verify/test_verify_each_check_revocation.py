@@ -293,7 +293,7 @@ def test_a_good_answer_from_the_future(bench, genuine, pki):
 def test_the_clock_moved_past_the_cached_answer(bench, genuine):
     """An online check caches the live answer (valid one hour); offline, the same counter
     believes it half an hour later and not two hours later."""
-    source = OcspStatusSource(transport=_ask(bench))
+    source = kit.ocsp_asking(_ask(bench))
     now = dt.datetime.now(dt.UTC)
     assert kit.judged(kit.verify(genuine, bench.context(ocsp_source=source))) == (
         "valid", set(), set())
@@ -322,7 +322,7 @@ def test_a_revoked_answer_held_wins_over_a_later_good_one(bench, genuine, pki):
     async def transport(_url, request, _timeout):
         return answers[0](request)
 
-    source = OcspStatusSource(transport=transport)
+    source = kit.ocsp_asking(transport)
     first = kit.verify(genuine, bench.context(ocsp_source=source))
     assert kit.judged(first) == ("invalid", {"revocation.now"}, set())
     answers.pop(0)
@@ -340,7 +340,7 @@ def test_online_a_held_answer_serves_while_the_responder_is_down(bench, genuine)
             raise kit.Unreachable
         return bench.ocsp_answer(request)
 
-    source = OcspStatusSource(transport=transport)
+    source = kit.ocsp_asking(transport)
     assert kit.judged(kit.verify(genuine, bench.context(ocsp_source=source))) == (
         "valid", set(), set())
     report = kit.verify(genuine, bench.context(ocsp_source=source))
@@ -362,7 +362,7 @@ def test_an_unreadable_held_answer_is_ignored_online(bench, genuine, tmp_path):
     """The cache file for the seal holds garbage (a torn write, a tampered disk)."""
     (tmp_path / f"{bench.seal_certificate.fingerprint(_sha256()).hex()}.ocsp").write_bytes(
         b"not an OCSP response")
-    source = OcspStatusSource(transport=_ask(bench), cache_dir=tmp_path)
+    source = kit.ocsp_asking(_ask(bench), cache_dir=tmp_path)
     report = kit.verify(genuine, bench.context(ocsp_source=source))
     assert kit.judged(report) == ("valid", set(), set())
     assert report.check("revocation.now").details["live"] is True
@@ -396,7 +396,7 @@ def test_an_answer_is_fresh_until_its_own_next_update(bench, genuine, pki):
     async def transport(_url, request, _timeout):
         return answer(request)
 
-    source = OcspStatusSource(transport=transport)
+    source = kit.ocsp_asking(transport)
     assert kit.judged(kit.verify(genuine, bench.context(ocsp_source=source))) == (
         "valid", set(), set())
     now = dt.datetime.now(dt.UTC)
@@ -411,7 +411,7 @@ def test_a_synced_counter_offline_until_the_lists_expire(bench, genuine, tmp_pat
     'now' check can be decided."""
     now = dt.datetime.now(dt.UTC)
     clock = [now]
-    ocsp_source = OcspStatusSource(transport=_ask(bench), cache_dir=tmp_path / "ocsp")
+    ocsp_source = kit.ocsp_asking(_ask(bench), cache_dir=tmp_path / "ocsp")
     status_source = bench.status_source(clock=lambda: clock[0], cache_dir=tmp_path / "status")
 
     def context(offline):
