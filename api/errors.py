@@ -294,7 +294,7 @@ def _pydantic_rule(error: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     for suffix in ("_type", "_parsing"):
         if kind.endswith(suffix) and kind[: -len(suffix)] in _PYDANTIC_TYPES:
             return "type", {"expected": _PYDANTIC_TYPES[kind[: -len(suffix)]]}
-    if kind in ("blank", "printable"):  # our own validators' rules
+    if kind in ("blank", "printable", "invisible_character"):  # our own validators' rules
         return kind, dict(ctx)
     return "invalid", {"message": str(error.get("msg", kind))}
 

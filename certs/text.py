@@ -97,11 +97,19 @@ def normalise_identifier(value: str) -> str:
     return value.translate(_FULL_WIDTH).strip().upper()
 
 
+def visible(text: str) -> str:
+    """``text`` with every refused character written as ``\\u202e``: what a page may show
+    of text sealed before these rules (or read from a certificate), so nothing is hidden
+    or reordered. Text without such characters comes back as it is."""
+    if refused_character(text) is None:
+        return text
+    return "".join(_escaped(c) if is_refused(c) else c for c in text)
+
+
 def shown(text: str, limit: int = 64) -> str:
     """Untrusted text as it may appear in a message: refused characters written as
     ``\\u202e``, at most ``limit`` characters."""
-    out = "".join(_escaped(c) if is_refused(c) else c for c in text[:limit])
-    return out + ("…" if len(text) > limit else "")
+    return visible(text[:limit]) + ("…" if len(text) > limit else "")
 
 
 def _escaped(character: str) -> str:

@@ -39,6 +39,7 @@ from certs.registry import (
     licence_status_generation,
 )
 from certs.status_list import DEFAULT_TTL, DEFAULT_VALIDITY, sign_status_list
+from certs.text import clean_text
 from certseal.db import transaction
 from seal import revocation as seal_revocation
 from seal.errors import SealUnusable
@@ -281,6 +282,7 @@ def change_licence_status(domain: TrustDomain, licence_id: str, action: str, *, 
         raise ValueError(f"action: {action!r} is not one of {', '.join(LICENCE_ACTIONS)}")
     if not isinstance(reason, str) or not reason.strip():
         raise ValueError("reason: say why the status changes")
+    reason = clean_text(reason, "reason")  # shown to clerks and in the audit trail
     if len(reason) > MAX_REASON_CHARS:
         raise ValueError(f"reason: at most {MAX_REASON_CHARS} characters")
     target = LICENCE_ACTIONS[action]
@@ -291,9 +293,9 @@ def change_licence_status(domain: TrustDomain, licence_id: str, action: str, *, 
         if action == "reinstate" and licence.status != LicenceStatus.SUSPENDED:
             raise InvalidTransition(f"licence {licence.licence_id} is {licence.status}; only "
                                     "a suspended licence can be reinstated")
-        licence = change_status(session, licence.licence_id, target, reason.strip(), actor)
+        licence = change_status(session, licence.licence_id, target, reason, actor)
         append_entry(session, AUDIT_ACTIONS[action], subject=licence.licence_id, actor=actor,
-                     details={"reason": reason.strip()})
+                     details={"reason": reason})
     return licence
 
 

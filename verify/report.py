@@ -19,6 +19,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from certs.text import visible
+
 
 class Outcome(enum.StrEnum):
     PASSED = "passed"
@@ -93,7 +95,7 @@ class SignerFacts:
     certificate_serial: str
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return _made_visible(dict(self.__dict__))[0]
 
 
 @dataclass(frozen=True)
@@ -157,10 +159,33 @@ class VerificationReport:
             "signing_time": _jsonable(self.signing_time),
             "signer": self.signer.to_json() if self.signer else None,
             "trust": self.trust.to_json() if self.trust else None,
-            "licence": _jsonable(self.licence),
+            "licence": _licence_json(self.licence),
             "checks": [c.to_json() for c in self.checks],
             "missing_checks": sorted(self.missing_checks),
         }
+
+
+def _licence_json(licence: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The licence as shown: a licence sealed before text hygiene may hold characters a
+    reader cannot see (a right-to-left override reverses a name on the page); they are
+    written out as ``\\u202e`` and the fields holding them are listed."""
+    if licence is None:
+        return None
+    shown, hidden = _made_visible(_jsonable(licence))
+    if hidden:
+        shown["hidden_characters"] = hidden
+    return shown
+
+
+def _made_visible(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    out, hidden = {}, []
+    for key, value in values.items():
+        if isinstance(value, str) and (seen := visible(value)) != value:
+            out[key] = seen
+            hidden.append(key)
+        else:
+            out[key] = value
+    return out, hidden
 
 
 def _jsonable(value: Any) -> Any:

@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentDepartment, DomainDep
 from certs.registry import effective_status
-from certs.text import normalise_identifier
+from certs.text import normalise_identifier, normalise_text, refused_character
 from certseal import status as flows
 
 router = APIRouter()
@@ -26,9 +27,15 @@ class StatusChangeBody(BaseModel):
     @field_validator("reason")
     @classmethod
     def _says_something(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("say why the status changes")
-        return value.strip()
+        value = normalise_text(value)
+        if not value:
+            raise PydanticCustomError("blank", "say why the status changes")
+        refused = refused_character(value)
+        if refused is not None:
+            raise PydanticCustomError(
+                "invisible_character", "holds an invisible or control character",
+                {"character": refused.code_point, "position": refused.position})
+        return value
 
 
 class LicenceStatusOut(BaseModel):

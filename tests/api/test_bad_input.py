@@ -264,3 +264,29 @@ def test_a_batch_reports_malformed_items_and_issues_the_rest(served_api):
     assert {e["field"] for e in results[3]["problem"]["errors"]} == {
         "名称", "法定代表人", "注册资本", "住所", "登记日期", "多余"}
     assert results[4]["problem"]["errors"][0]["rule"] == "printable"
+
+
+def test_a_status_change_reason_hiding_characters_is_refused(served_api):
+    """The reason is shown to clerks (and kept in the audit trail): the same hygiene as
+    licence data, through HTTP, and in the domain function the CLI calls."""
+    from certs.text import RefusedText
+    from certseal.status import change_licence_status
+
+    with served_api.department as client:
+        issued = _issue(client, "yyzz", sample_licence_data("yyzz"))
+        assert issued.status_code == 201, issued.text
+        licence_id = issued.json()["licence_id"]
+        answer = client.post(f"/v1/licences/{licence_id}/suspend",
+                             json={"reason": "核查\u202e中"})
+        assert answer.status_code == 422, answer.text
+        error = _errors(answer)["reason"]
+        assert error["rule"] == "invisible_character"
+        assert error["character"].startswith("U+202E") and "\u202e" not in answer.text
+        assert _stored(served_api, licence_id).status == "valid"
+        with pytest.raises(RefusedText):
+            change_licence_status(served_api.under_test.domain, licence_id, "suspend",
+                                  reason="核查\x1b[2J中", actor="operator:test")
+        answer = client.post(f"/v1/licences/{licence_id}/suspend",
+                             json={"reason": "  核查中\u3000"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["reason"] == "核查中"

@@ -182,3 +182,36 @@ def test_controls_work_before_the_language_catalogue_arrives(page, site, tmp_pat
     shown_verdict(page)
     expect(page.locator(VERDICT)).to_have_text("有效")
     expect(page.locator("body[data-ready]")).to_have_count(1)
+
+
+def test_a_name_hiding_characters_is_written_out_with_a_warning(page, site):
+    """A QR the department really signed before text hygiene, with a right-to-left
+    override in the holder's name: the page writes it out and says so."""
+    import dataclasses
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from certs.qr import decode_qr_payload, encode_qr_payload
+    from seal.registry import get_seal
+    from verify.limits import DEFAULT_LIMITS
+    from verify.pdf_qr import qr_texts_of_first_page
+
+    under_test = site.under_test
+    (genuine,) = qr_texts_of_first_page(under_test.licences["yyzz"].pdf, DEFAULT_LIMITS)
+    with under_test.domain.session() as session:
+        label = get_seal(session, under_test.seal_id).key_label
+    key = under_test.domain.token().private_key(label)
+    claims = dataclasses.replace(decode_qr_payload(genuine).claims,
+                                 holder_name="福州\u202e司公限有")
+    old = encode_qr_payload(claims, lambda m: key.sign(m, ec.ECDSA(hashes.SHA256())))
+
+    open_page(page, "/verify")
+    expect(page.locator("#licence-hidden")).to_be_hidden()
+    page.fill("#qr-text", old)
+    page.get_by_role("button", name="核验", exact=True).click()
+    shown_verdict(page)
+    expect(page.locator('dd[data-field="holder_name"]')).to_have_text("福州\\u202e司公限有")
+    expect(page.locator("#licence-hidden")).to_be_visible()
+    expect(page.locator("#licence-hidden")).to_contain_text("不可见字符")
+    assert not page.problems

@@ -33,6 +33,7 @@ function drawLicence(licence) {
   const list = $("licence-fields");
   list.replaceChildren();
   $("licence-panel").hidden = !licence;
+  $("licence-hidden").hidden = true;
   if (!licence) return;
   const name = currentLanguage() === "en" ? typeName(licence.type_code, licence.type_name)
     : licence.type_name;
@@ -46,6 +47,8 @@ function drawLicence(licence) {
   field(list, t("field.issuer_name"), licence.issuer_name);
   field(list, t("field.issuer_uscc"), licence.issuer_uscc, { mono: true });
   field(list, t("field.issued_at"), formatDateTime(licence.issued_at));
+  // Sealed before text hygiene: invisible characters come written out (\u202e).
+  $("licence-hidden").hidden = !(licence.hidden_characters || []).length;
 }
 
 function drawSeal(report) {

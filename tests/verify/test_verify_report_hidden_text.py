@@ -1,0 +1,40 @@
+"""A licence sealed before text hygiene existed may carry characters a reader cannot see:
+its report (JSON, what the API, the CLI and the counter page show) writes them out and
+names the fields, so a right-to-left override cannot reverse a name on the page and two
+names that look the same cannot pass for one. The library's report keeps the raw value."""
+
+from __future__ import annotations
+
+import checks_kit as kit
+import pytest
+
+VALID = ("valid", set(), set())
+
+
+@pytest.fixture(scope="module")
+def bench(trust_domain):
+    return kit.make_bench(trust_domain)
+
+
+@pytest.fixture(scope="module")
+def genuine(trust_domain) -> str:
+    return kit.qr_text_of(trust_domain.licences["yyzz"].pdf)
+
+
+def test_a_name_with_a_right_to_left_override_is_shown_written_out(bench, genuine):
+    # What the department's own key signed long ago, before hygiene refused it.
+    old = bench.sign_qr(genuine, holder_name="福州\u202e司公限有", issuer_name="福州\u200b局")
+    report = kit.verify(old, bench.context())
+    assert kit.judged(report) == VALID  # it is what the department sealed
+    assert report.licence["holder_name"] == "福州\u202e司公限有"
+    shown = report.to_json()["licence"]
+    assert shown["holder_name"] == "福州\\u202e司公限有"
+    assert shown["issuer_name"] == "福州\\u200b局"
+    assert shown["hidden_characters"] == ["holder_name", "issuer_name"]
+
+
+def test_clean_text_is_shown_as_it_is(bench, genuine):
+    report = kit.verify(genuine, bench.context())
+    shown = report.to_json()["licence"]
+    assert shown["holder_name"] == report.licence["holder_name"]
+    assert "hidden_characters" not in shown
