@@ -209,10 +209,6 @@ def follow_status_changes(responder: OcspResponder, engine: Engine) -> OcspRespo
     return responder
 
 
-def ocsp_responder_in_sync(domain: TrustDomain) -> OcspResponder:
-    return follow_status_changes(domain.ocsp_responder(), domain.engine)
-
-
 # -- seals ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SealStatusOutcome:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from ca.audit import append_entry
 from ca.hierarchy import issue_eseal_certificate, load_ca
@@ -122,21 +122,3 @@ def onboard_department(
         raise
     return OnboardedDepartment(department_id=uscc, seal_id=seal_id, certificate=certificate,
                                api_key=api_key.token)
-
-
-def grant_licence_types(session: Session, department_id: str, codes: Iterable[str],
-                        catalogue: Catalogue, *, now: datetime | None = None) -> list[str]:
-    now = now or datetime.now(UTC)
-    granted = []
-    for code in sorted(set(codes)):
-        if code not in catalogue:
-            raise UnknownLicenceType(f"unknown licence type {code!r}")
-        exists = session.exec(select(LicenceTypeGrant).where(
-            LicenceTypeGrant.department_id == department_id, LicenceTypeGrant.type_code == code
-        )).first()
-        if exists is None:
-            session.add(LicenceTypeGrant(department_id=department_id, type_code=code,
-                                         granted_at=now))
-            granted.append(code)
-    session.commit()
-    return granted

@@ -67,13 +67,6 @@ def issuing_parties(session: Session, department_id: str, type_code: str) -> Iss
     return IssuingParties(department, grant_id is not None, seal, certificate)
 
 
-def granted_types(session: Session, department_id: str) -> list[str]:
-    rows = session.exec(
-        select(LicenceTypeGrant.type_code).where(LicenceTypeGrant.department_id == department_id)
-    ).all()
-    return sorted(rows)
-
-
 def next_seal_id(session: Session, region_code: str) -> str:
     """Next 13-digit seal code of a region: 6-digit region code + 7-digit sequence."""
     last = session.exec(

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from asn1crypto import tsp
-from pyhanko.sign.timestamps.aiohttp_client import HTTPTimeStamper
 from pyhanko.sign.timestamps.api import TimeStamper
 
 from seal.sealing_errors import TimestampFailed
@@ -49,13 +48,3 @@ class InProcessTimeStamper(TimeStamper):
         except Exception as exc:
             raise TimestampFailed("time-stamp authority answer is not a TimeStampResp") from exc
         return response
-
-
-def remote_timestamper(url: str, *, timeout: float = 5.0) -> TimeStamper:
-    """pyHanko's HTTP client for a TSA at `url` (POST application/timestamp-query).
-
-    Its aiohttp session belongs to the event loop it was first used on: make one per loop.
-    """
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise ValueError(f"TSA url must be an http(s) URL, got {url!r}")
-    return HTTPTimeStamper(url, timeout=timeout)

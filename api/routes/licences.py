@@ -228,11 +228,6 @@ def visible_licence(domain: TrustDomain, caller: Department | Holder,
     return licence
 
 
-def _owned(domain: TrustDomain, department: Department, licence_id: str) -> Licence:
-    """The department's own licence (kept for the status routes)."""
-    return visible_licence(domain, department, licence_id)
-
-
 @router.get("/{licence_id}", response_model=LicenceOut,
             responses={404: {"description": "no such licence, or not yours"}})
 async def read(licence_id: str, caller: Caller, domain: DomainDep) -> LicenceOut:
