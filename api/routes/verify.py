@@ -101,10 +101,13 @@ VerificationPoolDep = Annotated[VerificationPool, Depends(get_verification_pool)
 async def _verify_here(domain, data: bytes, offline: bool) -> dict:
     """QR text: a fraction of a millisecond, so it stays in this process (in a thread)."""
     # Built on first use from files (trust lists, seals): not on the event loop.
-    verifier = await run_in_threadpool(_verifier, domain)
-    context = verifier.context(offline=offline)
-    report = await run_in_threadpool(verify_blocking, data, context)
-    return report.to_json()
+    return await run_in_threadpool(_verify_qr_blocking, domain, data, offline)
+
+
+def _verify_qr_blocking(domain, data: bytes, offline: bool) -> dict:
+    # The context stats trust-list and seal files and may re-verify a list: a thread's work.
+    context = _verifier(domain).context(offline=offline)
+    return verify_blocking(data, context).to_json()
 
 
 async def _unless_client_leaves(request: Request, work: Awaitable[dict]) -> dict:
