@@ -33,6 +33,7 @@ from api.ocsp_fast import OcspFastPath
 from api.ratelimit import ClientBuckets, RateLimit, RateLimits
 from api.routes import departments, health, licences, me, pages, pki, status, verify
 from certseal.domain import TrustDomain
+from certseal.publisher import Publisher
 from certseal.settings import Settings, load_settings
 from certseal.verification_pool import VerificationPool
 
@@ -76,10 +77,13 @@ class CertsealApi(FastAPI):
 def create_app(settings: Settings, *, domain: TrustDomain | None = None,
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                rate_limits: RateLimits | None = None,
-               verification_pool: VerificationPool | None = None) -> FastAPI:
+               verification_pool: VerificationPool | None = None,
+               publish: bool | None = None) -> FastAPI:
     """``rate_limits``: per-client limits (api/ratelimit.py); None: the defaults.
     ``domain``, ``verification_pool``: given ones are used and left open; else the app
-    opens its own in the lifespan (after uvicorn's fork) and closes them."""
+    opens its own in the lifespan (after uvicorn's fork) and closes them.
+    ``publish``: run the publisher that re-signs CRLs and trust lists when due (default:
+    when the app opens its own domain, as ``certseal serve`` does)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,9 +91,16 @@ def create_app(settings: Settings, *, domain: TrustDomain | None = None,
         app.state.domain = opened
         if verification_pool is None:
             app.state.verification_pool.start_in_background()
+        publisher = Publisher(opened) if (domain is None if publish is None else publish) \
+            else None
+        if publisher is not None:
+            publisher.start()
+        app.state.publisher = publisher
         try:
             yield
         finally:
+            if publisher is not None:
+                await run_in_threadpool(publisher.stop)
             if verification_pool is None:
                 await run_in_threadpool(app.state.verification_pool.close)
             if domain is None:

@@ -80,6 +80,7 @@ DETAILS: dict[str, tuple[str, str]] = {
                             "不能撤銷部門最後一個有效的 API 金鑰，請先核發新金鑰"),
     "certificate_not_found": ("未找到该证书", "找不到該憑證"),
     "crl_not_found": ("未找到该证书撤销列表", "找不到該憑證廢止清冊"),
+    "trust_list_not_found": ("本服务尚未发布信任列表", "本服務尚未發布信任清單"),
     "list_of_lists_not_found": ("本服务未发布信任列表的列表", "本服務未發布信任清單的清單"),
     "ca_not_found": ("未找到该证书机构", "找不到該憑證機構"),
     "ca_error": ("证书机构拒绝了该操作", "憑證機構拒絕了該操作"),

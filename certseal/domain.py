@@ -6,10 +6,12 @@ functions through it; no room reads configuration or globals of its own.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -17,9 +19,11 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from ca import publication
 from ca.audit import append_entry
 from ca.hierarchy import (
     HierarchyKeys,
@@ -77,6 +81,7 @@ def pem(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
+PUBLICATION_LOCK_KEY = 0x6365727473656C  # "certsel": pg_advisory_lock key of the publisher
 CRL_HELD_FOR_SEALING = 60.0  # seconds: see TrustDomain.current_crl_der
 
 
@@ -91,9 +96,8 @@ class _HeldCrl:
     def of(cls, row) -> _HeldCrl:
         return cls(row.der, row.this_update, row.next_update, time.monotonic())
 
-    def due(self) -> bool:  # re-issue on schedule: once half its validity has passed
-        return datetime.now(UTC) >= (
-            self.this_update + (self.next_update - self.this_update) / 2)
+    def due(self) -> bool:
+        return publication.due(self.this_update, self.next_update, datetime.now(UTC))
 
     def age(self) -> float:
         return time.monotonic() - self.read_at
@@ -184,9 +188,7 @@ class TrustDomain:
                     token=self.token(),
                     timestamper=InProcessTimeStamper(self.time_stamp_authority().respond),
                     ocsp_respond=self.ocsp_responder().respond,
-                    current_crls=lambda: [
-                        self.current_crl_der("issuing", held_for=CRL_HELD_FOR_SEALING),
-                        self.current_crl_der("root", held_for=CRL_HELD_FOR_SEALING)],
+                    current_crls=self._crls_for_sealing,
                     chain=(certs.issuing, certs.root),
                     service_certificates=(certs.tsa, certs.ocsp),
                     region_name=self.facts.region_name,
@@ -233,31 +235,80 @@ class TrustDomain:
         return certificate.public_bytes(serialization.Encoding.DER)
 
     def current_crl_der(self, name: str, *, held_for: float = 0.0) -> bytes | None:
-        """The CA's newest CRL, re-issued once half its validity has passed.
+        """The CA's newest CRL, as recorded (a read: re-issuing is ``publish_due``'s).
 
         ``held_for`` seconds: a CRL read that recently may be answered from memory. Sealing
-        asks with every licence and embeds a held one (still valid: never past half its
-        validity; one issued by another process is embedded from the next re-read);
-        /pki/crl asks with 0, so a CRL issued after a revocation is served at once."""
+        asks with every licence and embeds a held one (one issued by another process is
+        embedded from the next re-read); /pki/crl asks with 0, so a CRL issued after a
+        revocation is served at once."""
         from ca.store import latest_crl
 
         if name not in ("root", "issuing"):
             return None
         held = self._crls.get(name)
-        if held is not None and not held.due() and held.age() < held_for:
+        if held is not None and held.age() < held_for:
             return held.der
         with self.session() as session:
             row = latest_crl(session, name)
-        if row is None or _HeldCrl.of(row).due():
-            with self._crl_lock:  # one re-issue, not one per waiting request
-                with self.session() as session:
-                    row = latest_crl(session, name)
-                if row is None or _HeldCrl.of(row).due():
-                    self.issue_crls()
-                    with self.session() as session:
-                        row = latest_crl(session, name)
+        if row is None:
+            return None
         self._crls[name] = _HeldCrl.of(row)
         return row.der
+
+    def _crls_for_sealing(self) -> list[bytes]:
+        """The CRLs a licence embeds: held ones while current, re-issued first when due
+        (sealing writes anyway; a CLI issuing with no server running has no publisher)."""
+        names = ("issuing", "root")
+        ders = [self.current_crl_der(name, held_for=CRL_HELD_FOR_SEALING) for name in names]
+        if any(self._crls[name].due() for name in names):
+            self.publish_due()
+            ders = [self.current_crl_der(name) for name in names]
+        return ders
+
+    @contextmanager
+    def publication_lock(self) -> Iterator[None]:
+        """One publisher at a time across the processes of this home (uvicorn's workers,
+        a CLI command) and, on PostgreSQL, across machines sharing the database."""
+        path = self.settings.home / "publication.lock"
+        with open(path, "a+b") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            try:
+                if self.engine.dialect.name != "postgresql":
+                    yield
+                    return
+                with self.engine.connect() as connection:
+                    connection.execute(text("SELECT pg_advisory_lock(:key)"),
+                                       {"key": PUBLICATION_LOCK_KEY})
+                    try:
+                        yield
+                    finally:
+                        connection.execute(text("SELECT pg_advisory_unlock(:key)"),
+                                           {"key": PUBLICATION_LOCK_KEY})
+                        connection.commit()
+            finally:
+                fcntl.flock(held, fcntl.LOCK_UN)
+
+    def publish_due(self, now: datetime | None = None) -> list[str]:
+        """Re-sign what is due (each CA's CRL, this region's trust list, see
+        ``ca.publication``) and say what was published. Safe to call from every worker."""
+        from ca.store import latest_crl
+        from certseal.list_of_lists import publish_due_list_of_lists
+        from certseal.trust import publish_due_trust_list
+
+        now = now or datetime.now(UTC)
+        published = []
+        with self.publication_lock():
+            with self.session() as session:
+                rows = {name: latest_crl(session, name) for name in ("root", "issuing")}
+            if any(row is None or publication.due(row.this_update, row.next_update, now)
+                   for row in rows.values()):
+                self.issue_crls(now=now)
+                published.append("crl")
+            if publish_due_trust_list(self, now=now):
+                published.append("trust-list")
+            if publish_due_list_of_lists(self, now=now):
+                published.append("list-of-lists")
+        return published
 
     def published_trust_list(self) -> bytes | None:
         path = self.settings.published_dir / "trust-list.jws"

@@ -32,6 +32,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from ca import publication
 from ca.trustlist import TrustListError, fingerprint
 from ca.tsl_xml import SignedListOfLists, claimed_signer, read_list_of_lists
 from certseal.home import write_public
@@ -143,27 +144,34 @@ def withdraw_region(domain: TrustDomain, region_code: str, *, reason: str,
     return publish_list_of_lists(domain, now=now, changes=record)
 
 
-def served_list_of_lists(domain: TrustDomain, *, now: datetime | None = None) -> bytes | None:
-    """The list of lists to serve (re-signed once half its validity has passed), or None
-    for a home that never published one."""
+def served_list_of_lists(domain: TrustDomain) -> bytes | None:
+    """The newest list of lists, or None for a home that never published one (a read:
+    re-signing is ``publish_due_list_of_lists``'s)."""
+    from ca.list_of_lists import latest_publication
+
+    with domain.session() as session:
+        row = latest_publication(session)
+    return row.xml.encode() if row is not None else None
+
+
+def publish_due_list_of_lists(domain: TrustDomain, *, now: datetime | None = None) -> bool:
+    """Re-sign a published list of lists once half its validity has passed."""
     from ca.list_of_lists import latest_publication
 
     now = now or datetime.now(UTC)
     with domain.session() as session:
         row = latest_publication(session)
-        if row is None:
-            return None
-        due = now >= row.issued_at + (row.next_update - row.issued_at) / 2
-        xml = row.xml
-    if due:
-        return publish_list_of_lists(domain, now=now).path.read_bytes()
-    return xml.encode()
+    if row is None or not publication.due(row.issued_at, row.next_update, now):
+        return False
+    publish_list_of_lists(domain, now=now)
+    return True
 
 
 def export_list_of_lists(domain: TrustDomain, out: Path) -> PublishedListOfLists:
     """Write the current list of lists (as served; a first one is published) to ``out``."""
     from certseal.trust import own_signer_path
 
+    publish_due_list_of_lists(domain)  # an export is a write: what it writes is current
     data = served_list_of_lists(domain)
     if data is None:
         data = publish_list_of_lists(domain).path.read_bytes()

@@ -31,7 +31,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from ca import tsl_xml
+from ca import publication, tsl_xml
 from ca.audit import append_entry, qualified_actor
 from ca.trustlist import (
     MAX_LIST_BYTES,
@@ -256,7 +256,10 @@ def export_trust_list(domain: TrustDomain, out: Path, *, format: str = "jws") ->
     /pki/trust-list.xml (xml), to ``out``; say which signer the importer should expect."""
     if format not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}")
+    domain.publish_due()  # an export is a write: what it writes is current
     served = served_trust_list(domain) if format == "jws" else served_trust_list_xml(domain)
+    if served is None:
+        raise ValueError("this home has published no trust list (run 'certseal init')")
     write_public(out, served)
     signer = x509.load_pem_x509_certificate(own_signer_path(domain.settings).read_bytes())
     published = _published(domain, out)
@@ -264,42 +267,44 @@ def export_trust_list(domain: TrustDomain, out: Path, *, format: str = "jws") ->
                      out, format=format, signer_fingerprint=fingerprint(signer))
 
 
-def served_trust_list(domain: TrustDomain, *, now: datetime | None = None) -> bytes:
-    """The list to serve: the newest publication, re-signed once half its validity has
-    passed (as CRLs are), so a served list is never past its next update."""
+def served_trust_list(domain: TrustDomain) -> bytes | None:
+    """The newest publication (a read: re-signing is ``publish_due_trust_list``'s)."""
+    from ca.trust_services import latest_publication
+
+    with domain.session() as session:
+        row = latest_publication(session)
+    return row.jws.encode() if row is not None else None
+
+
+def served_trust_list_xml(domain: TrustDomain) -> bytes | None:
+    """The same publication as ``served_trust_list``, as ETSI TS 119 612 XML."""
+    from ca.trust_services import latest_publication
+
+    with domain.session() as session:
+        row = latest_publication(session)
+    return row.xml.encode() if row is not None and row.xml is not None else None
+
+
+def publish_due_trust_list(domain: TrustDomain, *, now: datetime | None = None) -> bool:
+    """Re-sign this region's list once half its validity has passed (as CRLs are), or when
+    the newest publication predates the XML form; keep the public files in step with the
+    record. True when a new list was signed."""
     from ca.trust_services import latest_publication
 
     now = now or datetime.now(UTC)
     with domain.session() as session:
         row = latest_publication(session)
-    if row is None or now >= row.issued_at + (row.next_update - row.issued_at) / 2:
-        return domain.publish_trust_list(now=now).read_bytes()
-    path = own_list_path(domain.settings)
-    data = row.jws.encode()
-    # The file is a copy for tools and the verifier; the database is the record.
-    if not path.is_file() or path.read_bytes() != data:
-        write_public(path, data)
-    return data
-
-
-def served_trust_list_xml(domain: TrustDomain, *, now: datetime | None = None) -> bytes:
-    """The same publication as ``served_trust_list``, as ETSI TS 119 612 XML (a publication
-    made before the XML form existed is followed by a new one that has both)."""
-    from ca.trust_services import latest_publication
-
-    now = now or datetime.now(UTC)
-    with domain.session() as session:
-        row = latest_publication(session)
-        xml = row.xml if row is not None else None
-        due = row is None or now >= row.issued_at + (row.next_update - row.issued_at) / 2
-    if due or xml is None:
+    if row is None:  # `init` publishes the first list; a home without one has none to renew
+        return False
+    if row.xml is None or publication.due(row.issued_at, row.next_update, now):
         domain.publish_trust_list(now=now)
-        return own_list_xml_path(domain.settings).read_bytes()
-    data = xml.encode()
-    path = own_list_xml_path(domain.settings)
-    if not path.is_file() or path.read_bytes() != data:
-        write_public(path, data)
-    return data
+        return True
+    # The files are copies for tools and the verifier; the database is the record.
+    for path, data in ((own_list_path(domain.settings), row.jws.encode()),
+                       (own_list_xml_path(domain.settings), row.xml.encode())):
+        if not path.is_file() or path.read_bytes() != data:
+            write_public(path, data)
+    return False
 
 
 # -- import -----------------------------------------------------------------------------

@@ -39,13 +39,19 @@ async def crl(name: str, domain: DomainDep) -> Response:
 async def trust_list(request: Request, domain: DomainDep) -> Response:
     from certseal.trust import served_trust_list
 
-    data = await run_in_threadpool(served_trust_list, domain)
+    data = _published(await run_in_threadpool(served_trust_list, domain))
     # A strong validator, so that refreshing counters fetch a list only when it changed.
     etag = '"' + hashlib.sha256(data).hexdigest() + '"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(data, media_type="application/vnd.certseal.trust-list+jws", headers=headers)
+
+
+def _published(data: bytes | None) -> bytes:
+    if data is None:
+        raise ApiError(404, "trust_list_not_found", "this domain has published no trust list")
+    return data
 
 
 ETSI_TSL = "application/vnd.etsi.tsl+xml"
@@ -68,7 +74,7 @@ async def trust_list_xml(request: Request, domain: DomainDep) -> Response:
     """The same list as /pki/trust-list, as ETSI TS 119 612 XML signed with XAdES."""
     from certseal.trust import served_trust_list_xml
 
-    data = await run_in_threadpool(served_trust_list_xml, domain)
+    data = _published(await run_in_threadpool(served_trust_list_xml, domain))
     return _revalidated(request, data, ETSI_TSL)
 
 
@@ -79,7 +85,7 @@ async def trust_list_digest(domain: DomainDep) -> Response:
     authenticate it)."""
     from certseal.trust import served_trust_list_xml
 
-    data = await run_in_threadpool(served_trust_list_xml, domain)
+    data = _published(await run_in_threadpool(served_trust_list_xml, domain))
     return Response(hashlib.sha256(data).hexdigest() + "\n", media_type="text/plain",
                     headers={"Cache-Control": TSL_CACHE})
 

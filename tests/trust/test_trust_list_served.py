@@ -1,5 +1,6 @@
-"""/pki/trust-list: the newest publication, re-signed once half its validity has passed
-(so a served list is never past its next update), with an ETag refresh can send back."""
+"""/pki/trust-list: the newest publication, re-signed by the publisher once half its
+validity has passed (so a served list is never past its next update), with an ETag
+refresh can send back."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ca.trustlist import read_trust_list
-from certseal.trust import served_trust_list
+from certseal.trust import publish_due_trust_list, served_trust_list
 
 
 def test_served_list_is_resigned_at_half_validity_and_revalidated_by_etag(fresh_domain):
@@ -18,14 +19,17 @@ def test_served_list_is_resigned_at_half_validity_and_revalidated_by_etag(fresh_
     signer = x509.load_pem_x509_certificate(
         (fresh_domain.published / "trust-list-signer.pem").read_bytes())
     first = read_trust_list(served_trust_list(domain), signer).trust_list
-    assert served_trust_list(domain) == served_trust_list(domain)  # no re-sign while fresh
-
     halfway = first.issued_at + (first.next_update - first.issued_at) / 2
-    second = read_trust_list(served_trust_list(domain, now=halfway), signer).trust_list
+    assert not publish_due_trust_list(domain, now=halfway - dt.timedelta(seconds=1))
+    assert read_trust_list(served_trust_list(domain), signer).trust_list == first
+
+    assert publish_due_trust_list(domain, now=halfway)
+    second = read_trust_list(served_trust_list(domain), signer).trust_list
     assert second.sequence_number == first.sequence_number + 1
     assert second.next_update > first.next_update
+    assert not publish_due_trust_list(domain, now=halfway + dt.timedelta(seconds=1))
     assert (fresh_domain.published / "trust-list.jws").read_bytes() == \
-        served_trust_list(domain, now=halfway + dt.timedelta(seconds=1))
+        served_trust_list(domain)
 
     with TestClient(create_app(domain.settings, domain=domain)) as client:
         answer = client.get("/pki/trust-list")

@@ -29,6 +29,7 @@ from certseal.settings import load_settings
 from certseal.trust import (
     accepted_trust_lists,
     import_trust_list,
+    publish_due_trust_list,
     served_trust_list,
     served_trust_list_xml,
     withdraw_service,
@@ -245,8 +246,8 @@ def test_served_xml_is_the_current_publication_with_etag_and_digest(region):
 
     # Re-signed once half its validity has passed, as the JWS is: both forms move together.
     halfway = xml.issued_at + (xml.next_update - xml.issued_at) / 2
-    later = tsl_xml.read_trust_list_xml(served_trust_list_xml(region.domain, now=halfway),
+    assert publish_due_trust_list(region.domain, now=halfway)
+    later = tsl_xml.read_trust_list_xml(served_trust_list_xml(region.domain),
                                         signer).trust_list
     assert later.sequence_number == xml.sequence_number + 1
-    assert later == read_trust_list(served_trust_list(region.domain, now=halfway),
-                                    signer).trust_list
+    assert later == read_trust_list(served_trust_list(region.domain), signer).trust_list
