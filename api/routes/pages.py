@@ -2,7 +2,8 @@
 address printed in every licence's QR code) and the citizen's page (``/me``) — and the
 files they load (``/web/...``: stylesheet, scripts, language catalogues).
 
-Pages are plain HTML filled in on the server in the reader's language (``?lang=``, then
+Pages are HTML rendered on the server by Jinja2 (one base layout, ``base.html``, that each
+page extends; autoescaped) in the reader's language (``?lang=``, then
 the ``lang`` cookie the language switch sets, then Simplified Chinese), so they read
 correctly before any script runs. Scripts only ever come from this origin: each page
 sends its own Content-Security-Policy (the middleware keeps a route's own policy), which
@@ -12,14 +13,13 @@ Nothing secret is ever put in a page: the sign-in is a public client using PKCE.
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
@@ -33,7 +33,9 @@ LANG_COOKIE = "lang"
 _MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".json": "application/json", ".png": "image/png",
                 ".svg": "image/svg+xml"}
-_PLACEHOLDER = re.compile(r"\{\{(t:)?([A-Za-z0-9_.-]+)\}\}")
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(WEB / "templates"), autoescape=True,
+    undefined=jinja2.StrictUndefined, auto_reload=False)
 
 
 def page_csp(connect_origins: tuple[str, ...] = ()) -> str:
@@ -49,11 +51,6 @@ def catalogue(language: str) -> dict[str, str]:
 
 
 @cache
-def _template(name: str) -> str:
-    return (WEB / "templates" / name).read_text(encoding="utf-8")
-
-
-@cache
 def _assets() -> dict[str, Path]:
     """Every file a page may load, by its URL path under /web/: nothing else is served."""
     found: dict[str, Path] = {}
@@ -65,13 +62,10 @@ def _assets() -> dict[str, Path]:
 
 
 def render(name: str, language: str, values: dict[str, str]) -> str:
+    """The page ``name`` in ``language``: ``t("key")`` is the catalogue's text (a missing
+    key or value is an error, never an empty string on the page)."""
     strings = catalogue(language)
-
-    def fill(match: re.Match[str]) -> str:
-        translated, key = match.group(1), match.group(2)
-        return html.escape(strings[key] if translated else values[key], quote=True)
-
-    return _PLACEHOLDER.sub(fill, _template(name))
+    return _TEMPLATES.get_template(name).render(t=strings.__getitem__, **values)
 
 
 def chosen_language(request: Request) -> tuple[str, bool]:

@@ -112,7 +112,9 @@ def test_every_language_has_every_string():
         assert set(strings) == keys, language
     used = set()
     for template in TEMPLATES:
-        used |= set(re.findall(r"\{\{t:([A-Za-z0-9_.-]+)\}\}", template.read_text("utf-8")))
+        text = template.read_text("utf-8")
+        used |= set(re.findall(r"""\bt\(\s*"([A-Za-z0-9_.-]+)"\s*\)""", text))
+        used |= set(re.findall(r"""\{% set title = "([A-Za-z0-9_.-]+)" %\}""", text))
     for script in SCRIPTS:
         text = script.read_text("utf-8")
         used |= set(re.findall(r"""\bt\(\s*["']([a-z_.]+)["']""", text))
@@ -135,3 +137,18 @@ def test_shipped_licence_types_are_named_in_every_language():
     assert types
     for strings in _catalogues().values():
         assert {f"type.{code}" for code in types} <= set(strings)
+
+
+def test_every_page_renders_in_every_language_from_one_layout():
+    from api.routes.pages import render
+
+    values = {"region": "<省>", "oidc_issuer": "", "oidc_client_id": "", "oidc_audience": ""}
+    pages = [t.name for t in TEMPLATES if t.name != "base.html"]
+    assert pages == ["citizen.html", "counter.html"]
+    for page in pages:
+        for language in LANGUAGES:
+            html = render(page, language, {"lang": language, **values})
+            assert html.startswith("<!doctype html>") and f'lang="{language}"' in html
+            assert "&lt;省&gt;" in html and "<省>" not in html  # autoescaped
+            assert "{{" not in html and "{%" not in html
+            assert html.count('<header class="site">') == 1  # from base.html
