@@ -47,7 +47,7 @@ from api.metrics import ServiceMetrics
 from api.middleware import request_id_of, security_headers_for
 from api.ratelimit import ClientBuckets, client_address
 from ca.ocsp import parse_get_path
-from certseal.status import status_feed_of
+from ca.status_feed import status_feed_of
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

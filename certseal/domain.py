@@ -34,12 +34,12 @@ from ca.hierarchy import (
 )
 from ca.ocsp import OcspResponder
 from ca.status import RecordedStatuses
+from ca.status_feed import follow_status_changes
 from ca.tsa import TimeStampAuthority
 from certs.catalogue import Catalogue, load_catalogue
 from certseal.db import make_engine, migrate, transaction
 from certseal.home import hsm_config, new_home, prepare_token, require_home, write_public
 from certseal.settings import Settings
-from certseal.status import follow_status_changes
 from hsm.token import KeySpec, Token
 from seal.issuance import (
     IdempotencyGate,
@@ -167,7 +167,7 @@ class TrustDomain:
 
     def built_ocsp_responder(self) -> OcspResponder | None:
         """The OCSP responder if it has been built, as it is: no HSM login, no status
-        check (the HTTP fast path checks with ``certseal.status.status_feed_of``)."""
+        check (the HTTP fast path checks with ``ca.status_feed.status_feed_of``)."""
         return self._ocsp
 
     def time_stamp_authority(self) -> TimeStampAuthority:
@@ -235,7 +235,7 @@ class TrustDomain:
         return certificate.public_bytes(serialization.Encoding.DER)
 
     def current_crl_der(self, name: str, *, held_for: float = 0.0) -> bytes | None:
-        """The CA's newest CRL, as recorded (a read: re-issuing is ``publish_due``'s).
+        """The CA's newest CRL, as recorded (a read: re-issuing is ``issue_due_crls``').
 
         ``held_for`` seconds: a CRL read that recently may be answered from memory. Sealing
         asks with every licence and embeds a held one (one issued by another process is
@@ -261,7 +261,8 @@ class TrustDomain:
         names = ("issuing", "root")
         ders = [self.current_crl_der(name, held_for=CRL_HELD_FOR_SEALING) for name in names]
         if any(self._crls[name].due() for name in names):
-            self.publish_due()
+            with self.publication_lock():
+                self.issue_due_crls()
             ders = [self.current_crl_der(name) for name in names]
         return ders
 
@@ -288,27 +289,19 @@ class TrustDomain:
             finally:
                 fcntl.flock(held, fcntl.LOCK_UN)
 
-    def publish_due(self, now: datetime | None = None) -> list[str]:
-        """Re-sign what is due (each CA's CRL, this region's trust list, see
-        ``ca.publication``) and say what was published. Safe to call from every worker."""
+    def issue_due_crls(self, now: datetime | None = None) -> bool:
+        """Re-issue the CAs' CRLs when one is due (``ca.publication``); the caller holds
+        ``publication_lock``. True when new CRLs were signed."""
         from ca.store import latest_crl
-        from certseal.list_of_lists import publish_due_list_of_lists
-        from certseal.trust import publish_due_trust_list
 
         now = now or datetime.now(UTC)
-        published = []
-        with self.publication_lock():
-            with self.session() as session:
-                rows = {name: latest_crl(session, name) for name in ("root", "issuing")}
-            if any(row is None or publication.due(row.this_update, row.next_update, now)
-                   for row in rows.values()):
-                self.issue_crls(now=now)
-                published.append("crl")
-            if publish_due_trust_list(self, now=now):
-                published.append("trust-list")
-            if publish_due_list_of_lists(self, now=now):
-                published.append("list-of-lists")
-        return published
+        with self.session() as session:
+            rows = [latest_crl(session, name) for name in ("root", "issuing")]
+        if all(row is not None and not publication.due(row.this_update, row.next_update, now)
+               for row in rows):
+            return False
+        self.issue_crls(now=now)
+        return True
 
     def published_trust_list(self) -> bytes | None:
         path = self.settings.published_dir / "trust-list.jws"

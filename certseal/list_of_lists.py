@@ -171,7 +171,8 @@ def export_list_of_lists(domain: TrustDomain, out: Path) -> PublishedListOfLists
     """Write the current list of lists (as served; a first one is published) to ``out``."""
     from certseal.trust import own_signer_path
 
-    publish_due_list_of_lists(domain)  # an export is a write: what it writes is current
+    with domain.publication_lock():  # an export is a write: what it writes is current
+        publish_due_list_of_lists(domain)
     data = served_list_of_lists(domain)
     if data is None:
         data = publish_list_of_lists(domain).path.read_bytes()

@@ -256,7 +256,8 @@ def export_trust_list(domain: TrustDomain, out: Path, *, format: str = "jws") ->
     /pki/trust-list.xml (xml), to ``out``; say which signer the importer should expect."""
     if format not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}")
-    domain.publish_due()  # an export is a write: what it writes is current
+    with domain.publication_lock():  # an export is a write: what it writes is current
+        publish_due_trust_list(domain)
     served = served_trust_list(domain) if format == "jws" else served_trust_list_xml(domain)
     if served is None:
         raise ValueError("this home has published no trust list (run 'certseal init')")
@@ -288,7 +289,7 @@ def served_trust_list_xml(domain: TrustDomain) -> bytes | None:
 def publish_due_trust_list(domain: TrustDomain, *, now: datetime | None = None) -> bool:
     """Re-sign this region's list once half its validity has passed (as CRLs are), or when
     the newest publication predates the XML form; keep the public files in step with the
-    record. True when a new list was signed."""
+    record (the caller holds ``publication_lock``). True when a new list was signed."""
     from ca.trust_services import latest_publication
 
     now = now or datetime.now(UTC)

@@ -10,8 +10,8 @@ from cryptography import x509
 
 from ca.models import CertificateStatusEvent
 from ca.revocation import revoke_certificate
+from ca.status_feed import CertificateStatusFeed
 from certseal.db import transaction
-from certseal.status import CertificateStatusFeed
 from seal.registry import get_seal
 
 
