@@ -583,6 +583,10 @@ async def _content_checks(reader: PdfFileReader, signed: PdfFileReader,
                          licence_id=envelope["licence_id"]))
     licence = {k: envelope.get(k) for k in
                ("licence_id", "type_code", "type_name", "issuer_name", "issued_at")}
+    # Every field as sealed (the signed revision's data, checked above), for the clerk to
+    # compare with the paper; a QR carries only the few fields above.
+    if isinstance(envelope.get("data"), dict):
+        licence["data"] = envelope["data"]
 
     texts = qr_texts_of_first_page(signed, context.limits)
     if len(texts) != 1:

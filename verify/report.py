@@ -177,12 +177,16 @@ def _licence_json(licence: dict[str, Any] | None) -> dict[str, Any] | None:
     return shown
 
 
-def _made_visible(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def _made_visible(values: dict[str, Any], prefix: str = ""
+                  ) -> tuple[dict[str, Any], list[str]]:
     out, hidden = {}, []
     for key, value in values.items():
         if isinstance(value, str) and (seen := visible(value)) != value:
             out[key] = seen
-            hidden.append(key)
+            hidden.append(prefix + key)
+        elif isinstance(value, dict):
+            out[key], inner = _made_visible(value, f"{prefix}{key}.")
+            hidden += inner
         else:
             out[key] = value
     return out, hidden

@@ -38,3 +38,35 @@ def test_clean_text_is_shown_as_it_is(bench, genuine):
     shown = report.to_json()["licence"]
     assert shown["holder_name"] == report.licence["holder_name"]
     assert "hidden_characters" not in shown
+
+
+def test_a_pdf_report_shows_every_field_as_sealed(trust_domain):
+    """Every field of the licence data (法定代表人, 住所, 经营范围, ...) for the clerk to
+    compare with the paper, as the signed revision holds it."""
+    import asyncio
+
+    from certs.document import extract_licence_data
+    from certseal.verifying import Verifier, trust_source
+    from verify.inputs import verify_bytes
+
+    pdf = trust_domain.licences["yyzz"].pdf
+    counter = Verifier([trust_source(trust_domain.published)])
+    report = asyncio.run(verify_bytes(pdf, counter.context(offline=True)))
+    data = extract_licence_data(pdf)["data"]
+    shown = report.to_json()["licence"]
+    assert shown["data"] == data
+    assert {"法定代表人", "住所", "经营范围"} <= set(shown["data"])
+    assert "hidden_characters" not in shown
+
+
+def test_hidden_characters_in_nested_data_are_named_by_their_path():
+    import datetime as dt
+
+    from verify.report import InputKind, VerificationReport
+
+    report = VerificationReport(kind=InputKind.PDF, checks=(), verified_at=dt.datetime.now(dt.UTC),
+                                offline=True, licence={"licence_id": "X", "data": {
+                                    "名称": "福州\u202e司公", "营业期限": {"起": "2026\u200b"}}})
+    shown = report.to_json()["licence"]
+    assert shown["data"] == {"名称": "福州\\u202e司公", "营业期限": {"起": "2026\\u200b"}}
+    assert shown["hidden_characters"] == ["data.名称", "data.营业期限.起"]

@@ -215,3 +215,73 @@ def test_a_name_hiding_characters_is_written_out_with_a_warning(page, site):
     expect(page.locator("#licence-hidden")).to_be_visible()
     expect(page.locator("#licence-hidden")).to_contain_text("不可见字符")
     assert not page.problems
+
+
+def test_a_revoked_licence_is_called_revoked_not_forged(page, site, tmp_path):
+    """A genuine licence its department revoked: the verdict says so, the licence details
+    are shown as the licence (not as untrusted data of a forged file), and every field of
+    the licence is there to compare with the paper."""
+    import httpx
+
+    from certs.samples import sample_licence_data
+
+    headers = {"Authorization": f"Bearer {site.under_test.api_key}"}
+    with httpx.Client(base_url=site.base_url, headers=headers, timeout=60) as department:
+        issued = department.post("/v1/licences", json={
+            "type": "yyzz", "data": sample_licence_data("yyzz")})
+        assert issued.status_code == 201, issued.text
+        licence_id = issued.json()["licence_id"]
+        pdf = department.get(f"/v1/licences/{licence_id}/pdf").content
+        revoked = department.post(f"/v1/licences/{licence_id}/revoke",
+                                  json={"reason": "申请注销"})
+        assert revoked.status_code == 200, revoked.text
+    path = tmp_path / "revoked.pdf"
+    path.write_bytes(pdf)
+
+    open_page(page, "/verify")
+    upload_pdf(page, path)
+    expect(page.locator("#verdict")).to_have_attribute("data-verdict", "invalid")
+    # The status list says "invalid" (revoked, superseded or recorded expired), no more.
+    expect(page.locator(VERDICT)).to_have_text("证照已失效")
+    expect(page.locator("#verdict-hint")).to_contain_text("文件真实")
+    expect(page.locator("#licence-heading")).to_have_text("证照信息（请与纸质证照核对）")
+    fields = page.locator("#licence-fields")
+    data = sample_licence_data("yyzz")
+    expect(fields.locator('[data-field="data.法定代表人"]')).to_have_text(data["法定代表人"])
+    expect(fields.locator('[data-field="data.住所"]')).to_have_text(data["住所"])
+    expect(page.locator("#checks-folded")).to_be_hidden()
+    assert page.problems == []
+
+
+def test_a_tamper_folds_the_failures_it_causes(page, site, tmp_path):
+    """Next to a failed integrity check, the failures it causes (the QR no longer matching,
+    ...) are folded under it, not shown as separate findings."""
+    issued = site.under_test.licences["yyzz"]
+    altered = tmp_path / "altered.pdf"
+    altered.write_bytes(web_kit.tampered(issued.pdf))
+    open_page(page, "/verify")
+    upload_pdf(page, altered)
+    expect(page.locator(VERDICT)).to_have_text("无效")
+    primary = page.locator("#checks > li.check-failed")
+    expect(primary.first).to_be_visible()
+    codes = primary.evaluate_all("items => items.map(i => i.dataset.code)")
+    assert codes and set(codes) <= {"signature.layout", "signature.integrity",
+                                    "signature.coverage", "signature.modifications",
+                                    "document.parsers_agree", "licence.data_matches"}, codes
+    folded = page.locator("#checks-folded-list li")
+    assert all(c not in codes for c in folded.evaluate_all(
+        "items => items.map(i => i.dataset.code)"))
+    assert page.problems == []
+
+
+def test_a_qr_result_names_the_licence_type(page, site):
+    from verify.limits import DEFAULT_LIMITS
+    from verify.pdf_qr import qr_texts_of_first_page
+
+    (text,) = qr_texts_of_first_page(site.under_test.licences["yyzz"].pdf, DEFAULT_LIMITS)
+    open_page(page, "/verify")
+    page.fill("#qr-text", text)
+    page.get_by_role("button", name="核验", exact=True).click()
+    shown_verdict(page)
+    expect(page.locator("#licence-fields")).to_contain_text("营业执照")
+    assert page.problems == []

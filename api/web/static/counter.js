@@ -35,9 +35,8 @@ function drawLicence(licence) {
   $("licence-panel").hidden = !licence;
   $("licence-hidden").hidden = true;
   if (!licence) return;
-  const name = currentLanguage() === "en" ? typeName(licence.type_code, licence.type_name)
-    : licence.type_name;
-  field(list, t("field.type_name"), name);
+  // A QR carries the type's code only: its name comes from the catalogue.
+  field(list, t("field.type_name"), typeName(licence.type_code, licence.type_name));
   field(list, t("field.licence_id"), licence.licence_id, { mono: true, id: "licence_id" });
   field(list, t("field.holder_name"), licence.holder_name, { id: "holder_name" });
   field(list, t("field.holder_id_masked"), licence.holder_id_masked, { mono: true });
@@ -47,8 +46,42 @@ function drawLicence(licence) {
   field(list, t("field.issuer_name"), licence.issuer_name);
   field(list, t("field.issuer_uscc"), licence.issuer_uscc, { mono: true });
   field(list, t("field.issued_at"), formatDateTime(licence.issued_at));
+  // Every field as sealed (PDF): the field names are the licence type's own.
+  for (const [name, value] of Object.entries(licence.data || {})) {
+    field(list, name, fieldText(value), { id: `data.${name}`, lang: "zh-Hans" });
+  }
   // Sealed before text hygiene: invisible characters come written out (\u202e).
   $("licence-hidden").hidden = !(licence.hidden_characters || []).length;
+}
+
+function fieldText(value) {
+  if (value === null || value === undefined) return "";
+  if (Array.isArray(value)) return value.map(fieldText).join("；");
+  if (typeof value === "object") {
+    return Object.entries(value).map(([k, v]) => `${k}：${fieldText(v)}`).join("  ");
+  }
+  return String(value);
+}
+
+// Checks that fail when the file itself was altered: other failures next to one of them
+// are most likely its consequences, and are folded under it.
+const TAMPER_CHECKS = new Set(["signature.layout", "signature.integrity", "signature.coverage",
+  "signature.modifications", "document.parsers_agree", "licence.data_matches"]);
+// Checks about the licence's standing, not the file: a genuine file can fail them.
+const STANDING_CHECKS = new Set(["licence.status", "licence.validity"]);
+
+function failedCodes(report) {
+  return report.checks.filter((c) => c.outcome === "failed").map((c) => c.code);
+}
+
+// A genuine licence that is revoked, suspended, superseded or expired: what it is, not
+// "forged".
+function standing(report) {
+  const failed = failedCodes(report);
+  if (!failed.length || !failed.every((code) => STANDING_CHECKS.has(code))) return null;
+  const status = report.checks.find((c) => c.code === "licence.status" && c.outcome === "failed");
+  const state = status?.details?.status || "expired";
+  return t(`status.${state}`);
 }
 
 function drawSeal(report) {
@@ -82,9 +115,13 @@ function drawSeal(report) {
 function drawChecks(report) {
   const list = $("checks");
   list.replaceChildren();
+  const folded = $("checks-folded-list");
+  folded.replaceChildren();
+  const tampered = failedCodes(report).some((code) => TAMPER_CHECKS.has(code));
   const checks = [...report.checks].sort(
     (a, b) => (SEVERITY[a.outcome] ?? 9) - (SEVERITY[b.outcome] ?? 9));
   for (const check of checks) {
+    const secondary = tampered && check.outcome === "failed" && !TAMPER_CHECKS.has(check.code);
     const item = document.createElement("li");
     item.className = `check check-${check.outcome}`;
     item.dataset.code = check.code;
@@ -99,8 +136,9 @@ function drawChecks(report) {
     text.textContent = words;
     text.lang = lang;
     item.append(badge, text);
-    list.append(item);
+    (secondary ? folded : list).append(item);
   }
+  $("checks-folded").hidden = !folded.childElementCount;
   const missing = report.missing_checks || [];
   $("checks-missing").hidden = !missing.length;
   $("checks-missing").textContent = missing.length ? t("checks.missing") + missing.join(", ") : "";
@@ -113,12 +151,16 @@ function drawReport(report) {
   box.className = `verdict verdict-${verdict}`;
   box.dataset.verdict = verdict;
   $("verdict-icon").textContent = ICONS[verdict];
-  $("verdict-word").textContent = t(`verdict.${verdict}`);
-  $("verdict-hint").textContent = t(`verdict.${verdict}.hint`);
+  const state = verdict === "invalid" ? standing(report) : null;
+  $("verdict-word").textContent = state ? t("verdict.invalid.standing", { state })
+    : t(`verdict.${verdict}`);
+  $("verdict-hint").textContent = state ? t("verdict.invalid.standing.hint", {
+    state: currentLanguage() === "en" ? state.toLowerCase() : state })
+    : t(`verdict.${verdict}.hint`);
   $("verdict-kind").textContent = t(`verdict.kind.${report.kind}`);
   drawLicence(report.licence);
   // Data read from a document that failed must not pass for data to compare with.
-  const untrusted = verdict === "invalid";
+  const untrusted = verdict === "invalid" && !state;
   $("licence-panel").classList.toggle("untrusted", untrusted);
   $("licence-heading").textContent = t(untrusted ? "section.licence.untrusted" : "section.licence");
   drawSeal(report);
