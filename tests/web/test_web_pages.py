@@ -285,3 +285,33 @@ def test_a_qr_result_names_the_licence_type(page, site):
     shown_verdict(page)
     expect(page.locator("#licence-fields")).to_contain_text("营业执照")
     assert page.problems == []
+
+
+def test_the_citizen_page_at_phone_width_shows_cards(browser, site, screenshots):
+    """390 px wide (a phone): each licence a card, nothing scrolls sideways, the download
+    button is on screen and full width."""
+    context = browser.new_context(base_url=site.base_url, locale="zh-CN",
+                                  viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True, device_scale_factor=3)
+    page = context.new_page()
+    try:
+        issued = site.under_test.licences["zyzgzs"]
+        open_page(page, "/me")
+        page.get_by_role("button", name="登录").click()
+        card = page.locator(f'tr[data-licence-id="{issued.licence_id}"]')
+        expect(card).to_be_visible(timeout=30_000)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        box = card.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+        button = card.get_by_role("button")
+        button.scroll_into_view_if_needed()
+        place = button.bounding_box()
+        assert place["x"] >= 0 and place["x"] + place["width"] <= 390
+        assert place["width"] > 250  # full card width, easy to tap
+        expect(card.locator("td").first).to_contain_text("职业资格证书")
+        label = card.locator("td").nth(3).evaluate(
+            "cell => getComputedStyle(cell, '::before').content")
+        assert "有效期" in label, label
+        page.screenshot(path=str(screenshots / "screenshot-citizen-phone.png"), full_page=True)
+    finally:
+        context.close()

@@ -204,6 +204,8 @@ async function download(licence, button) {
   }
 }
 
+const COLUMNS = ["me.col.type", "me.col.id", "me.col.holder", "me.col.valid"];
+
 function licenceRow(licence) {
   const row = document.createElement("tr");
   row.dataset.licenceId = licence.licence_id;
@@ -217,15 +219,18 @@ function licenceRow(licence) {
   cells.forEach((text, index) => {
     const cell = document.createElement("td");
     cell.textContent = text;
+    cell.dataset.label = t(COLUMNS[index]);  // the card's label at phone width
     if (index === 1) cell.className = "mono";
     row.append(cell);
   });
   const status = document.createElement("td");
+  status.dataset.label = t("me.col.status");
   const badge = document.createElement("span");
   badge.className = `status status-${licence.status}`;
   badge.textContent = t(`status.${licence.status}`);
   status.append(badge);
   const action = document.createElement("td");
+  action.className = "action";
   const button = document.createElement("button");
   button.type = "button";
   button.className = "button button-small download";
