@@ -34,6 +34,7 @@ from pyhanko_certvalidator import ValidationContext
 from certs.canonical import data_digest
 from certs.document import extract_licence_data
 from certs.errors import AttachmentError, InvalidIdentifier, QrPayloadError
+from certs.identifiers import mask_identifier, validate_resident_id
 from certs.licence_id import parse_licence_id
 from certs.qr import decode_qr_payload
 from verify.certificates import CertificateFacts
@@ -554,6 +555,19 @@ def _timestamp_check(status: PdfSignatureStatus, context: VerificationContext) -
                   time=ts.timestamp, tsa=tsa.subject_text)
 
 
+def _identity_numbers_masked(value):
+    if isinstance(value, dict):
+        return {k: _identity_numbers_masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_identity_numbers_masked(v) for v in value]
+    if isinstance(value, str) and len(value) == 18:
+        try:
+            return mask_identifier(validate_resident_id(value))
+        except InvalidIdentifier:
+            return value
+    return value
+
+
 async def _content_checks(reader: PdfFileReader, signed: PdfFileReader,
                           certificate: CertificateFacts, context: VerificationContext,
                           now: dt.datetime) -> tuple[dict | None, list[Check]]:
@@ -584,9 +598,10 @@ async def _content_checks(reader: PdfFileReader, signed: PdfFileReader,
     licence = {k: envelope.get(k) for k in
                ("licence_id", "type_code", "type_name", "issuer_name", "issued_at")}
     # Every field as sealed (the signed revision's data, checked above), for the clerk to
-    # compare with the paper; a QR carries only the few fields above.
+    # compare with the paper; a QR carries only the few fields above. A person's resident
+    # identity number is masked, as everywhere the service shows one.
     if isinstance(envelope.get("data"), dict):
-        licence["data"] = envelope["data"]
+        licence["data"] = _identity_numbers_masked(envelope["data"])
 
     texts = qr_texts_of_first_page(signed, context.limits)
     if len(texts) != 1:

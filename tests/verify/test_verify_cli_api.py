@@ -114,7 +114,13 @@ def test_api_verifies_an_uploaded_pdf_without_credentials(served_domain, files):
     body = answer.json()
     assert body["verdict"] == "valid"
     assert "*" in body["licence"]["holder_id_masked"]
-    assert "data" not in body["licence"]  # no more than the licence's QR shows
+    # Every field as sealed, for the clerk to compare with the paper: what the uploader's
+    # own file holds (its embedded licence.json), nothing the service adds.
+    from certs.document import extract_licence_data
+
+    with open(files["genuine"], "rb") as f:
+        sealed = extract_licence_data(f.read())["data"]
+    assert body["licence"]["data"].keys() == sealed.keys()
 
 
 def test_api_verifies_qr_text_and_raw_uploads(served_domain, files):

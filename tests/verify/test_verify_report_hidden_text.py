@@ -70,3 +70,19 @@ def test_hidden_characters_in_nested_data_are_named_by_their_path():
     shown = report.to_json()["licence"]
     assert shown["data"] == {"名称": "福州\\u202e司公", "营业期限": {"起": "2026\\u200b"}}
     assert shown["hidden_characters"] == ["data.名称", "data.营业期限.起"]
+
+
+def test_a_persons_identity_number_is_masked_in_the_fields(trust_domain):
+    import asyncio
+
+    from certs.document import extract_licence_data
+    from certseal.verifying import Verifier, trust_source
+    from verify.inputs import verify_bytes
+
+    pdf = trust_domain.licences["zyzgzs"].pdf
+    counter = Verifier([trust_source(trust_domain.published)])
+    report = asyncio.run(verify_bytes(pdf, counter.context(offline=True)))
+    number = extract_licence_data(pdf)["data"]["公民身份号码"]
+    shown = report.to_json()["licence"]["data"]["公民身份号码"]
+    assert shown == number[:6] + "*" * 8 + number[-4:]
+    assert number not in str(report.to_json())
