@@ -28,6 +28,7 @@ from ca.models import (
     serial_text,
 )
 from ca.names import check_region_code, check_region_name
+from ca.policies import EXAMPLE_POLICY_ARC
 from ca.profiles import (
     ESEAL_VALIDITY,
     CertificateProfile,
@@ -174,6 +175,7 @@ def issue_eseal_certificate(
     base_url: str,
     issuing_key: CertificateIssuerPrivateKeyTypes,
     validity_days: int = ESEAL_VALIDITY.days,
+    policy_arc: str = EXAMPLE_POLICY_ARC,
     now: datetime | None = None,
     actor: str = "ca",
 ) -> x509.Certificate:
@@ -183,7 +185,7 @@ def issue_eseal_certificate(
     if not isinstance(validity_days, int) or isinstance(validity_days, bool):
         raise TypeError("validity_days must be an int")
     profile = EsealProfile(department_name, uscc, region_name, urls=PkiUrls(base_url),
-                           validity=timedelta(days=validity_days))
+                           validity=timedelta(days=validity_days), policy_arc=policy_arc)
     now = _utc_now(now)
     issuing, _ = load_ca(session, ISSUING)
     certificate = issue_certificate(profile, subject_public_key=public_key,

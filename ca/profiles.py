@@ -33,10 +33,8 @@ from ca.names import (
     region_service_name,
     root_ca_name,
 )
+from ca.policies import EXAMPLE_POLICY_ARC, checked_arc, eseal_policy_oid
 
-# Our e-seal certificate policy: a UUID-derived OID (ITU-T X.667 arc 2.25), which needs no
-# registration. It names "certseal e-seal certificate policy v1" and nothing else.
-ESEAL_POLICY_OID = x509.ObjectIdentifier("2.25.76975813561500034901715594575622416775")
 # ETSI TS 119 612 §5.7.1 / annex: id-tsl-kp-tslSigning, the EKU of a trust-list signer.
 TSL_SIGNING_EKU = x509.ObjectIdentifier("0.4.0.2231.3.0")
 
@@ -268,12 +266,14 @@ class EsealProfile:
     region_name: str
     urls: PkiUrls = field(kw_only=True)
     validity: timedelta = field(default=ESEAL_VALIDITY, kw_only=True)
+    policy_arc: str = field(default=EXAMPLE_POLICY_ARC, kw_only=True)
     role: ClassVar[CertificateRole] = CertificateRole.ESEAL
     issuer_ca: ClassVar[str | None] = ISSUING
 
     def __post_init__(self) -> None:
         eseal_subject_name(self.department_name, self.uscc, self.region_name)  # checks all
         _check_validity(self.validity)
+        checked_arc(self.policy_arc)
         if not isinstance(self.urls, PkiUrls):
             raise TypeError(f"urls must be PkiUrls, not {type(self.urls).__name__}")
 
@@ -281,10 +281,10 @@ class EsealProfile:
         return eseal_subject_name(self.department_name, self.uscc, self.region_name)
 
     def extensions(self) -> list[tuple[x509.ExtensionType, bool]]:
+        policy = eseal_policy_oid(self.policy_arc)
         return [*_end_entity(self.urls, key_usage=_key_usage(
                     digital_signature=True, content_commitment=True)),
-                (x509.CertificatePolicies([x509.PolicyInformation(ESEAL_POLICY_OID, None)]),
-                 False)]
+                (x509.CertificatePolicies([x509.PolicyInformation(policy, None)]), False)]
 
 
 def issue_certificate(

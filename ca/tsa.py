@@ -4,14 +4,7 @@ A pure component: TimeStampReq DER in, TimeStampResp DER out, never an exception
 CMS SignedData (RFC 5652) over a TSTInfo, signed by `key.sign(...)` so that an HSM-backed key
 object works the same as a software key.
 
-Our policy OID lives under certseal's own arc, a UUID-derived OID (ITU-T X.667, arc 2.25),
-which needs no registration and cannot collide:
-    2.25.260009210861108742638509511373151690305       certseal
-        (the integer of UUID c39bf3d7-2191-441c-a2a9-cffe18b25e41)
-    2.25.260009210861108742638509511373151690305.1     certseal policies
-    2.25.260009210861108742638509511373151690305.1.1   time-stamp policy v1: time from the
-        host clock (NTP-disciplined), accuracy as configured (default 1 s), no ordering,
-        SHA-256/384/512 imprints only, tokens signed by a key held in the HSM.
+Its policy OID is the time-stamp policy under the operator's arc (ca/policies.py).
 """
 
 from __future__ import annotations
@@ -29,12 +22,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
 from ca.ocsp import Clock, SigningKey, sign_with, signature_algorithm_for, utc_now
+from ca.policies import EXAMPLE_POLICY_ARC, tsa_policy_oid
 from ca.protocol_errors import ResponderMisconfigured
 
 log = logging.getLogger(__name__)
 
-CERTSEAL_OID_ARC = "2.25.260009210861108742638509511373151690305"
-TSA_POLICY_OID = CERTSEAL_OID_ARC + ".1.1"
+TSA_POLICY_OID = tsa_policy_oid(EXAMPLE_POLICY_ARC)  # the default; see ca/policies.py
 
 MAX_REQUEST_BYTES = 16 * 1024
 # RFC 3161 nonces are "large random numbers"; 64 octets is far beyond any client's use.
@@ -313,7 +306,6 @@ def _check_tsa_certificate(
 
 __all__ = [
     "ACCEPTED_IMPRINT_HASHES",
-    "CERTSEAL_OID_ARC",
     "TSA_POLICY_OID",
     "TimeStampAuthority",
     "random_serial_number",

@@ -33,6 +33,7 @@ from ca.hierarchy import (
     trust_domain_certificates,
 )
 from ca.ocsp import OcspResponder
+from ca.policies import tsa_policy_oid
 from ca.status import RecordedStatuses
 from ca.status_feed import follow_status_changes
 from ca.tsa import TimeStampAuthority
@@ -133,7 +134,7 @@ class TrustDomain:
         if s.region_code is None or s.region_name is None:
             raise ValueError(f"{s.config_file} has no region_code/region_name")
         return TrustDomainFacts(region_code=s.region_code, region_name=s.region_name,
-                                base_url=s.base_url)
+                                base_url=s.base_url, policy_arc=s.policy_arc)
 
     def token(self) -> Token:
         with self._token_lock:
@@ -177,6 +178,7 @@ class TrustDomain:
                 self._tsa = TimeStampAuthority(
                     certificate=certs.tsa, chain=[certs.issuing, certs.root],
                     key=self.token().private_key(KEY_LABELS["tsa"]),
+                    policy=tsa_policy_oid(self.settings.policy_arc),
                 )
             return self._tsa
 

@@ -22,6 +22,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ca.policies import EXAMPLE_POLICY_ARC, checked_arc
+
 CONFIG_FILE = "certseal.toml"
 PIN_FILE = "hsm-pins.json"
 DEFAULT_SOFTHSM_MODULES = (
@@ -73,6 +75,11 @@ class Settings(VerifierSettings):
     hsm_so_pin: SecretStr | None = None
     # SoftHSM2 reads its token directory from this file; None for a real HSM.
     softhsm_conf: Path | None = None
+
+    # The operator's registered OID arc: the e-seal certificate policy is <arc>.1, the
+    # time-stamp policy <arc>.2 (ca/policies.py). The default is the RFC 5612
+    # documentation arc, refused in production.
+    policy_arc: str = EXAMPLE_POLICY_ARC
 
     # PAdES level of issued licences: B-LT, or B-LTA (adds a document time-stamp).
     pades_level: Literal["B-LT", "B-LTA"] = "B-LT"
@@ -148,6 +155,11 @@ class Settings(VerifierSettings):
     def trusted_proxy_list(self) -> list[str]:
         return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
+    @field_validator("policy_arc")
+    @classmethod
+    def _policy_arc_shape(cls, value: str) -> str:
+        return checked_arc(value)
+
     @field_validator("base_url")
     @classmethod
     def _base_url_shape(cls, value: str) -> str:
@@ -162,6 +174,10 @@ class Settings(VerifierSettings):
                 raise ValueError("production needs DATABASE_URL pointing at PostgreSQL")
             if not self.base_url.startswith("https://"):
                 raise ValueError("production needs an https:// base URL")
+            if self.policy_arc == EXAMPLE_POLICY_ARC:
+                raise ValueError("production needs the operator's own policy arc "
+                                 "(CERTSEAL_POLICY_ARC), not the documentation example "
+                                 f"{EXAMPLE_POLICY_ARC}")
         return self
 
     # Derived paths of a home -------------------------------------------------------

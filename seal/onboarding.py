@@ -17,6 +17,7 @@ from sqlmodel import Session
 from ca.audit import append_entry
 from ca.hierarchy import issue_eseal_certificate, load_ca
 from ca.models import serial_text
+from ca.policies import EXAMPLE_POLICY_ARC
 from certs.catalogue import Catalogue
 from certs.identifiers import validate_uscc
 from certs.text import clean_text
@@ -38,6 +39,7 @@ class TrustDomainFacts:
     region_code: str
     region_name: str
     base_url: str
+    policy_arc: str = EXAMPLE_POLICY_ARC  # the operator's arc (ca/policies.py)
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ def onboard_department(
             key_label=label,
             base_url=domain.base_url,
             issuing_key=token.private_key(issuing_label),
+            policy_arc=domain.policy_arc,
             now=now,
         )
         session.add(Department(department_id=uscc, name=name, region_code=domain.region_code,

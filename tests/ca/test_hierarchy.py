@@ -43,7 +43,8 @@ from ca.models import (
     IssuedCertificate,
     serial_text,
 )
-from ca.profiles import ESEAL_POLICY_OID, TSL_SIGNING_EKU
+from ca.policies import eseal_policy_oid
+from ca.profiles import TSL_SIGNING_EKU
 from certseal.db import make_engine, transaction
 
 
@@ -171,7 +172,7 @@ def test_eseal_certificate_profile(domain):
     assert ext(eseal, x509.AuthorityKeyIdentifier).value.key_identifier == \
         ext(domain.certificates.issuing, x509.SubjectKeyIdentifier).value.digest
     assert [p.policy_identifier for p in ext(eseal, x509.CertificatePolicies).value] == \
-        [ESEAL_POLICY_OID]
+        [eseal_policy_oid()]
     assert isinstance(eseal.signature_hash_algorithm, hashes.SHA256)
 
 

@@ -59,7 +59,18 @@ def test_production_refuses_unsafe_defaults(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db/certseal")
     with pytest.raises(SettingsError, match="https"):
         load_settings(tmp_path, base_url="http://pki.example")
-    assert load_settings(tmp_path, base_url="https://pki.example").environment == "production"
+    with pytest.raises(SettingsError, match="policy arc"):
+        load_settings(tmp_path, base_url="https://pki.example")
+    monkeypatch.setenv("CERTSEAL_POLICY_ARC", "1.3.6.1.4.1.99999.7")
+    settings = load_settings(tmp_path, base_url="https://pki.example")
+    assert settings.environment == "production" and settings.policy_arc == "1.3.6.1.4.1.99999.7"
+
+
+@pytest.mark.parametrize("arc", ["2.25.76975813561500034901715594575622416775", "1.3.06.1",
+                                 "1", "3.1.2", "1.40.2", "1.3.6.1.4.1.4294967296", "a.b"])
+def test_a_policy_arc_must_fit_32_bits_and_be_an_oid(tmp_path, arc):
+    with pytest.raises(SettingsError, match="policy arc"):
+        load_settings(tmp_path, policy_arc=arc)
 
 
 def test_generated_pins_go_to_a_private_file_and_are_never_in_repr(tmp_path):
