@@ -45,6 +45,7 @@ from starlette.concurrency import run_in_threadpool
 from api.logging import log_request
 from api.metrics import ServiceMetrics
 from api.middleware import request_id_of, security_headers_for
+from api.ocsp_caching import get_headers, not_modified
 from api.ratelimit import ClientBuckets, client_address
 from ca.ocsp import parse_get_path
 from ca.status_feed import status_feed_of
@@ -61,8 +62,6 @@ OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = b"application/ocsp-response"
 # As the route: OCSP bodies are small; the route refuses bigger ones (413).
 MAX_PROTOCOL_BODY = 64 * 1024
-# RFC 5019: GET answers may be cached by HTTP caches until they go stale (as the route).
-GET_CACHE_CONTROL = b"public, max-age=300, no-transform"
 
 
 # The templates of the routes in api/routes/pki.py, as the log line and metrics name them
@@ -135,8 +134,14 @@ class OcspFastPath:
         if answer is None:
             await self.app(scope, receive, send)
             return
-        await self._answer(scope, send, answer, started,
-                           ((b"cache-control", GET_CACHE_CONTROL),))
+        headers = get_headers(answer)
+        if_none_match = next((v.decode("latin-1") for k, v in scope["headers"]
+                              if k == b"if-none-match"), None)
+        extra = tuple((k.encode(), v.encode("latin-1")) for k, v in headers)
+        if not_modified(headers, if_none_match):
+            await self._answer(scope, send, b"", started, extra, status=304)
+            return
+        await self._answer(scope, send, answer, started, extra)
 
     def _may_answer(self, scope: Scope, *, post: bool) -> bool:
         """No credentials, and (POST) the content type the route accepts with no declared
@@ -179,20 +184,21 @@ class OcspFastPath:
             return None
 
     async def _answer(self, scope: Scope, send: Send, answer: bytes, started: float,
-                      extra: tuple[tuple[bytes, bytes], ...]) -> None:
+                      extra: tuple[tuple[bytes, bytes], ...], *, status: int = 200) -> None:
         # As the stack would: the route's headers, then the observer's X-Request-Id, then
         # the security headers; the log line and metrics before the body leaves.
         request_id = request_id_of(scope)
         method = scope["method"]
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-length", str(len(answer)).encode()),
-                                (b"content-type", OCSP_RESPONSE), *extra,
+        content = ([(b"content-length", str(len(answer)).encode()),
+                    (b"content-type", OCSP_RESPONSE)] if status == 200 else [])
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*content, *extra,
                                 (b"x-request-id", request_id.encode()),
                                 *security_headers_for(scope["path"])]})
         seconds = time.perf_counter() - started
         route = ROUTES[method]
-        self.metrics.observe_request(method, route, 200, seconds)
-        log_request(method=method, route=route, status=200, duration_ms=seconds * 1000,
+        self.metrics.observe_request(method, route, status, seconds)
+        log_request(method=method, route=route, status=status, duration_ms=seconds * 1000,
                     request_id=request_id)
         await send({"type": "http.response.body", "body": answer})
 

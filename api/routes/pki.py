@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import DomainDep
 from api.errors import ApiError
+from api.ocsp_caching import get_headers, not_modified
 
 router = APIRouter(prefix="/pki", tags=["pki"])
 
@@ -137,13 +138,14 @@ async def ocsp_post(request: Request, domain: DomainDep) -> Response:
 
 @router.get("/ocsp/{encoded:path}", response_class=Response,
             responses={200: {"content": {OCSP_RESPONSE: {}}}})
-async def ocsp_get(encoded: str, domain: DomainDep) -> Response:
+async def ocsp_get(encoded: str, request: Request, domain: DomainDep) -> Response:
     if len(encoded) > MAX_PROTOCOL_BODY:
         raise ApiError(414, "request_too_large", "OCSP GET request too long")
     answer = await run_in_threadpool(lambda: domain.ocsp_responder().respond_to_get(encoded))
-    # RFC 5019: GET answers may be cached by HTTP caches until they go stale.
-    return Response(answer, media_type=OCSP_RESPONSE,
-                    headers={"Cache-Control": "public, max-age=300, no-transform"})
+    headers = get_headers(answer)
+    if not_modified(headers, request.headers.get("if-none-match")):
+        return Response(status_code=304, headers=dict(headers))
+    return Response(answer, media_type=OCSP_RESPONSE, headers=dict(headers))
 
 
 @router.post("/tsa", response_class=Response,

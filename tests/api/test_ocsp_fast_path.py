@@ -99,7 +99,7 @@ def test_a_repeated_request_is_served_from_the_cache_like_the_route(fresh_domain
         assert len(answer.headers["x-request-id"]) >= 16
         assert _status(answer) == "good"
     assert second.content == first.content == by_get.content  # the pre-produced answer
-    assert by_get.headers["cache-control"] == "public, max-age=300, no-transform"
+    assert by_get.headers["cache-control"].startswith("public, no-transform, must-revalidate")
     assert "cache-control" not in second.headers
 
     with caplog.at_level(logging.INFO, logger="certseal.access"):
@@ -260,3 +260,51 @@ def _run_as(app, address, calls):
         async with httpx.AsyncClient(transport=transport, base_url="http://certseal") as c:
             return [await call(c) for call in calls]
     return asyncio.run(go())
+
+
+def test_get_answers_carry_rfc5019_caching_headers_from_the_answer(fresh_domain):
+    """ETag = SHA-256 of the answer, Last-Modified = producedAt, Expires = nextUpdate,
+    max-age up to nextUpdate (capped at 300 s), and a 304 for a matching If-None-Match:
+    the same through the route (first request) and the fast path (cached answer)."""
+    import datetime as dt
+    import hashlib
+    from email.utils import parsedate_to_datetime
+
+    app, der = _app(fresh_domain), _request(fresh_domain)
+    path = "/pki/ocsp/" + quote(base64.b64encode(der).decode(), safe="")
+    first, again = _run(app, [_get(der), _get(der)])  # the route, then the fast path
+    for answer in (first, again):
+        assert answer.status_code == 200
+        parsed = ocsp.load_der_ocsp_response(answer.content)
+        assert answer.headers["etag"] == '"' + hashlib.sha256(answer.content).hexdigest() + '"'
+        assert parsedate_to_datetime(answer.headers["last-modified"]) == \
+            parsed.produced_at_utc.replace(microsecond=0)
+        expires = parsedate_to_datetime(answer.headers["expires"])
+        assert expires == parsed.next_update_utc.replace(microsecond=0)
+        control = answer.headers["cache-control"]
+        assert control.startswith("public, no-transform, must-revalidate, max-age=")
+        max_age = int(control.rsplit("=", 1)[1])
+        left = (parsed.next_update_utc - dt.datetime.now(dt.UTC)).total_seconds()
+        assert 0 <= max_age <= min(300, left + 1)
+    assert again.content == first.content
+    etag = first.headers["etag"]
+    for revalidated in _run(app, [
+            lambda c: c.get(path, headers={"If-None-Match": etag}),  # route or fast path
+            lambda c: c.get(path, headers={"If-None-Match": f'"0", {etag}'})]):
+        assert revalidated.status_code == 304 and revalidated.content == b""
+        assert revalidated.headers["etag"] == etag
+        assert "content-length" not in revalidated.headers or \
+            revalidated.headers["content-length"] == "0"
+    other = _run(app, [lambda c: c.get(path, headers={"If-None-Match": '"0"'})])[0]
+    assert other.status_code == 200 and other.content == first.content
+    # POST answers are not for HTTP caches.
+    (posted,) = _run(app, [_post(der)])
+    assert "etag" not in posted.headers and "cache-control" not in posted.headers
+
+
+def test_an_unsuccessful_answer_is_not_cached(fresh_domain):
+    app = _app(fresh_domain)
+    (answer,) = _run(app, [lambda c: c.get("/pki/ocsp/" + quote(
+        base64.b64encode(b"0\x03\x02\x01\x00").decode(), safe=""))])
+    assert answer.status_code == 200
+    assert answer.headers["cache-control"] == "no-store" and "etag" not in answer.headers
