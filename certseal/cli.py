@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 COMMAND_MODULES = ("certseal.cli_status", "certseal.cli_verify", "certseal.cli_trust",
-                   "certseal.cli_audit")
+                   "certseal.cli_audit", "certseal.cli_sync")
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNUSABLE = 3
@@ -375,4 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # ``python -m certseal.cli``: run the imported module, so that the CliError the
+    # command modules raise is the one main() knows (not __main__'s copy of it).
+    from certseal.cli import main as imported_main
+
+    sys.exit(imported_main())

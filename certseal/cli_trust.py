@@ -60,17 +60,26 @@ def cmd_import(args: argparse.Namespace) -> dict:
         data = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
     except OSError as exc:
         raise TrustListError(f"cannot read {args.file}: {exc.strerror}") from exc
-    from certseal.home import require_home
+    from certseal.cli import CliError
+    from certseal.sync import is_counter_home
 
     settings = _settings(args)
-    require_home(settings)
+    home = settings.home
+    if not settings.config_file.is_file():
+        # No domain here: a counter's home (trust lists and caches only), made on first
+        # import into a new or empty directory.
+        if home.exists() and not is_counter_home(home):
+            raise CliError(f"{home} is neither a certseal home nor empty: refusing to make "
+                           "a counter home in it", "home_missing")
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
     result = import_trust_list(settings, data, signer_fingerprint=args.signer_fingerprint,
-                               source_url=args.url)
+                               source_url=args.url,
+                               trust_on_first_use=args.trust_on_first_use)
     if result.newly_pinned:
         _warn([f"pinned the list signer of {result.region_name} ({result.region_code}): "
                f"SHA-256 {result.signer_fingerprint} — confirm it with that region's operator"
                + ("" if args.signer_fingerprint else
-                  " (or pass --signer-fingerprint next time)")])
+                  " (or pass --signer-fingerprint)")])
     return result.to_json()
 
 
@@ -181,13 +190,22 @@ def register(sub: argparse._SubParsersAction, add_common: Callable[..., None]) -
                    help="jws (default) or xml (ETSI TS 119 612, XAdES-signed)")
     p.set_defaults(handler=cmd_export)
 
-    p = tl_sub.add_parser("import", help="accept another region's signed trust list")
+    p = tl_sub.add_parser(
+        "import", help="accept another region's signed trust list",
+        description="Accept another region's signed trust list into this home. Into a new "
+                    "or empty directory, this makes a counter's home: trust lists and "
+                    "caches only, no CA and no HSM ('certseal sync' then keeps it current).")
     add_common(p)
     p.add_argument("file", type=Path,
                    help="the region's trust-list.jws or .xml, or a national list of lists "
                         "(- = stdin)")
-    p.add_argument("--signer-fingerprint", default=None,
-                   help="expected SHA-256 of the list signer's certificate (first import)")
+    p.add_argument("--signer-fingerprint", "--fingerprint", default=None,
+                   help="the SHA-256 fingerprint of the list signer, as the other region's "
+                        "operator gave it (trust-list export prints it); needed on the "
+                        "first import of a region")
+    p.add_argument("--trust-on-first-use", action="store_true",
+                   help="on a first import without --signer-fingerprint, pin whichever "
+                        "signer the list names (confirm the printed fingerprint later)")
     p.add_argument("--url", default=None,
                    help="where refresh fetches this region's list (default: from the list)")
     p.set_defaults(handler=cmd_import)

@@ -263,7 +263,8 @@ def pinned_by_list_of_lists(lotls: dict[str, SignedListOfLists], via: str, regio
 
 
 def import_list_of_lists(settings: Settings, text: str, *, signer_fingerprint: str | None,
-                         source_url: str | None, now: datetime) -> ImportResult:
+                         source_url: str | None, now: datetime,
+                         trust_on_first_use: bool = True) -> ImportResult:
     """Accept a national list of lists: the same pin, sequence and expiry rules as a
     region's list (``certseal.trust.import_trust_list``)."""
     from ca.tsl_xml import claimed_region
@@ -290,6 +291,10 @@ def import_list_of_lists(settings: Settings, text: str, *, signer_fingerprint: s
         newly_pinned = pinned is None
         wanted = normalise_fingerprint(signer_fingerprint) if signer_fingerprint else None
         if newly_pinned:
+            if wanted is None and not trust_on_first_use:
+                from certseal.trust import unpinned_refusal
+
+                raise unpinned_refusal(f"the list of lists of {code}", claimed)
             if wanted is not None and wanted != claimed.fingerprint(hashes.SHA256()).hex():
                 raise TrustListRefused(f"the list of lists of {code} is signed by "
                                        f"{fingerprint(claimed)}, not by the expected signer "

@@ -163,6 +163,13 @@ def _check_signer_certificate(certificate: x509.Certificate, now: datetime) -> N
                                f"{certificate.not_valid_after_utc:%Y-%m-%d})")
 
 
+def unpinned_refusal(what: str, claimed: x509.Certificate) -> TrustListRefused:
+    return TrustListRefused(
+        f"{what} is signed by {fingerprint(claimed)}, which no pin confirms: pass "
+        "--signer-fingerprint with the fingerprint that region's operator gave you "
+        "(trust-list export prints it), or --trust-on-first-use")
+
+
 def normalise_fingerprint(text: str) -> str:
     hexdigits = text.replace(":", "").replace(" ", "").lower()
     if len(hexdigits) != 64 or any(c not in "0123456789abcdef" for c in hexdigits):
@@ -340,7 +347,8 @@ class ImportResult:
 
 def import_trust_list(settings: Settings, jws: str | bytes, *,
                       signer_fingerprint: str | None = None, source_url: str | None = None,
-                      now: datetime | None = None) -> ImportResult:
+                      now: datetime | None = None,
+                      trust_on_first_use: bool = True) -> ImportResult:
     """Accept another region's signed list into this home, or raise with one clear line.
     The list may be a JWS or ETSI TS 119 612 XML (the same list in its other form), or a
     national list of lists (``certseal.list_of_lists``).
@@ -349,14 +357,17 @@ def import_trust_list(settings: Settings, jws: str | bytes, *,
     ``signer_fingerprint`` when given), unless a held list of lists names the region: then
     its signer must be one that list names for it, and the pin is that list's. Later imports
     must be signed by the pinned signer, carry a higher sequence number (the same number only
-    as the identical list, in either form: a no-op), and be within their next-update time."""
+    as the identical list, in either form: a no-op), and be within their next-update time.
+    With ``trust_on_first_use`` False a first import without ``signer_fingerprint`` is
+    refused (the CLI's default: an operator pins what the other region's operator said)."""
     now = now or datetime.now(UTC)
     text = _as_text(jws)
     if tsl_xml.is_xml(text) and tsl_xml.claimed_region(text)[1]:
         from certseal.list_of_lists import import_list_of_lists
 
         return import_list_of_lists(settings, text, signer_fingerprint=signer_fingerprint,
-                                    source_url=source_url, now=now)
+                                    source_url=source_url, now=now,
+                                    trust_on_first_use=trust_on_first_use)
     region_code = _claimed_region(text)
     if settings.region_code is not None and region_code == settings.region_code:
         raise TrustListRefused(f"the list is of this home's own region {region_code}; "
@@ -379,6 +390,8 @@ def import_trust_list(settings: Settings, jws: str | bytes, *,
                     f"list of lists of {recognised_via}, which no longer names it")
         newly_pinned = pinned is None
         if newly_pinned:
+            if signer_fingerprint is None and not trust_on_first_use:
+                raise unpinned_refusal(f"the list of region {region_code}", claimed)
             if signer_fingerprint is not None and (
                     normalise_fingerprint(signer_fingerprint)
                     != claimed.fingerprint(hashes.SHA256()).hex()):

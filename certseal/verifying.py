@@ -116,6 +116,33 @@ def _directory_version(directory: Path, depth: int) -> list[tuple]:
     return found
 
 
+@dataclass(frozen=True)
+class SyncItem:
+    """One thing a counter's sync fetched (``as_of``: when its issuer signed it) or could
+    not (``error``)."""
+
+    kind: str  # "trust_list" | "status_index" | "status_list" | "seal_status"
+    name: str
+    as_of: dt.datetime | None
+    error: str | None = None
+    status: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self, now: dt.datetime) -> dict:
+        data = {"kind": self.kind, "name": self.name, "ok": self.ok,
+                "as_of": self.as_of.isoformat() if self.as_of else None,
+                "age_seconds": (round((now - self.as_of).total_seconds())
+                                if self.as_of else None)}
+        if self.status is not None:
+            data["status"] = self.status
+        if self.error is not None:
+            data["error"] = self.error
+        return data
+
+
 class Verifier:
     """One counter's verification set-up: trust lists, caches and sources, reusable across
     verifications (the caches are what make repeated and offline checks cheap).
@@ -211,42 +238,74 @@ class Verifier:
     async def sync(self, timeout: float = 5.0) -> list[str]:
         """Fetch every department's status list named by each trust list's region index
         (``{base_url}/pki/status``) into the cache; the departments synced."""
-        synced = []
+        return [item.name for item in await self.sync_items(timeout)
+                if item.kind == "status_list" and item.ok]
+
+    async def sync_items(self, timeout: float = 5.0) -> list[SyncItem]:
+        """``sync`` item by item: each department's status list, then each seal
+        certificate's current status (OCSP, else the CRL), as fetched or why not. One item
+        that fails does not stop the others."""
+        items: list[SyncItem] = []
         for signed in self.trust_lists:
             base = signed.trust_list.base_url
             if not base:
                 continue
+            index_url = f"{base.rstrip('/')}/pki/status"
             try:
                 async with httpx.AsyncClient(timeout=timeout) as client:
-                    response = await client.get(f"{base.rstrip('/')}/pki/status")
+                    response = await client.get(index_url)
                     response.raise_for_status()
                     refs = response.json().get("status_lists", [])
             except (httpx.HTTPError, ValueError, AttributeError) as exc:
-                log.warning("status list index of %s unreachable: %s", base,
+                log.info("status list index of %s unreachable: %s", base,
                             type(exc).__name__)
+                items.append(SyncItem("status_index", signed.trust_list.region_code, None,
+                                      f"{index_url} unreachable ({type(exc).__name__})"))
                 continue
             for ref in refs[:MAX_SEALS]:
                 department = ref.get("department_id") if isinstance(ref, dict) else None
-                if isinstance(department, str) and await self.status_lists.sync(department):
-                    synced.append(department)
-        await self._sync_seal_statuses()
-        return synced
+                if not isinstance(department, str):
+                    continue
+                status_list = await self.status_lists.sync(department)
+                items.append(SyncItem(
+                    "status_list", department,
+                    status_list.issued_at if status_list is not None else None,
+                    None if status_list is not None else
+                    self.status_lists.last_errors.get(department, "not fetched")))
+        items.extend(await self._sync_seal_statuses())
+        return items
 
-    async def _sync_seal_statuses(self) -> None:
+    async def _sync_seal_statuses(self) -> list[SyncItem]:
         """Cache a current status answer (OCSP, else the CRL) for every seal certificate
         the synced lists name, so an offline counter can judge 'revoked now' too."""
         now = dt.datetime.now(dt.UTC)
         issuers = self._issuing_cas()
+        items: list[SyncItem] = []
+        seen: set[bytes] = set()
         for seal in self.status_lists.seal_certificates()[:MAX_SEALS]:
+            facts = CertificateFacts(seal)
+            if facts.sha256 in seen:
+                continue
+            seen.add(facts.sha256)
+            name = f"{facts.signer.uscc or '?'} seal {seal.serial_number:x}"
             issuer = next((ca for ca in issuers if ca.subject == seal.issuer), None)
             if issuer is None:
+                items.append(SyncItem("seal_status", name, None,
+                                      "its issuing CA is in no accepted trust list"))
                 continue
             try:
-                await self.ocsp.status_now(CertificateFacts(seal), CertificateFacts(issuer),
-                                           offline=False, now=now)
+                fact = await self.ocsp.status_now(facts, CertificateFacts(issuer),
+                                                  offline=False, now=now)
             except Exception as exc:  # a counter syncs what it can; offline says the rest
-                log.warning("status of seal %s not synced: %s", seal.serial_number,
+                log.info("status of seal %s not synced: %s", seal.serial_number,
                             type(exc).__name__)
+                fact, error = None, f"no status answer ({type(exc).__name__})"
+            else:
+                error = "no OCSP answer and no CRL" if fact is None else None
+            items.append(SyncItem("seal_status", name,
+                                  fact.this_update if fact is not None else None, error,
+                                  fact.status if fact is not None else None))
+        return items
 
     def context(self, *, offline: bool = False) -> VerificationContext:
         self._follow_trust_lists()

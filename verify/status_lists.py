@@ -41,6 +41,12 @@ async def http_get_status_list(url: str, timeout: float) -> str:
         return response.text
 
 
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code}"
+    return type(exc).__name__
+
+
 def _covers(status_list: StatusList, ref: LicenceRef) -> bool:
     """Whether the list speaks of this licence: signed after it was issued (padding
     entries of an older list read as 0, which must not pass for "valid")."""
@@ -68,6 +74,8 @@ class StatusListSource:
         self._clock = clock
         self._live = Cache()  # uscc -> (list fetched, when)
         self._synced_lists = Cache()  # path -> _SyncedList
+        # Why the last fetch of a department's list gave nothing (a counter's sync says it).
+        self.last_errors: dict[str, str] = {}
 
     async def status_of(self, ref: LicenceRef, *, offline: bool) -> LicenceStatusFact | None:
         if ref.status_index is None or not _USCC.match(ref.issuer_uscc):
@@ -97,9 +105,11 @@ class StatusListSource:
         return LicenceStatusFact(status=_NAMES.get(code, f"unknown({code})"),
                                  as_of=status_list.issued_at, live=live, source=source)
 
-    async def sync(self, uscc: str) -> bool:
-        """Fetch ``uscc``'s current list into the cache (a counter's periodic sync)."""
-        return await self._fetched(uscc, self._clock(), force=True) is not None
+    async def sync(self, uscc: str) -> StatusList | None:
+        """Fetch ``uscc``'s current list into the cache (a counter's periodic sync): the
+        list, or None (``last_errors[uscc]`` says why)."""
+        fetched = await self._fetched(uscc, self._clock(), force=True)
+        return fetched[0] if fetched is not None else None
 
     async def _fetched(self, uscc: str, now: dt.datetime, *, force: bool = False
                        ) -> tuple[StatusList, str] | None:
@@ -109,16 +119,20 @@ class StatusListSource:
             return held[0], "status list fetched at " + held[1].isoformat()
         base = self._base_url_of(uscc)
         if not base:
+            self.last_errors[uscc] = "no accepted trust list names this department's region"
             return None
         url = f"{base.rstrip('/')}/pki/status/{uscc}"
         try:
             text = await self._fetch(url, self._timeout)
         except Exception as exc:  # unreachable: fall back to the synced list
             log.info("status list %s unreachable: %s", url, type(exc).__name__)
+            self.last_errors[uscc] = f"{url} unreachable ({_reason(exc)})"
             return None
         status_list = self._read(text, uscc)
         if status_list is None:
+            self.last_errors[uscc] = f"{url} served a list that does not verify"
             return None
+        self.last_errors.pop(uscc, None)
         self._live.put(uscc, (status_list, now))
         if self._cache_dir is not None:
             try:
