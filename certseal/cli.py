@@ -65,16 +65,23 @@ def cmd_department_add(args: argparse.Namespace) -> dict:
         domain.close()
 
 
-def cmd_licence_types(args: argparse.Namespace) -> dict:
+def cmd_licence_types(args: argparse.Namespace) -> dict | int:
     domain = _domain(args)
     try:
-        return {"types": [
+        body = {"types": [
             {"code": t.code, "name": t.name, "name_en": t.name_en, "holder_kind": t.holder_kind,
              "schema": t.schema}
             for t in domain.catalogue
         ]}
     finally:
         domain.close()
+    if args.json:
+        return body
+    for t in body["types"]:  # the schemas are for programs: --json
+        fields = ", ".join(t["schema"].get("required", []))
+        print(f"{t['code']:8} {t['name']} ({t['name_en']}; holder: {t['holder_kind']})")
+        print(f"{'':8} required: {fields or '-'}")
+    return 0
 
 
 def _read_json_object(path: Path, what: str) -> dict:
@@ -212,12 +219,59 @@ def limit_malloc_arenas(arenas: int) -> bool:
 # -- parser -----------------------------------------------------------------------------
 def _add_common(parser: argparse.ArgumentParser, *, home: bool = True) -> None:
     if home:
-        parser.add_argument("--home", type=Path, help="trust domain home (or CERTSEAL_HOME)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument("--home", type=Path,
+                            help="the trust domain's (or counter's) home directory "
+                                 "(default: $CERTSEAL_HOME)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object instead of lines for people")
+
+
+DESCRIPTION = """\
+certseal issues electronic licences sealed with a department's e-seal (a PAdES signature
+made by a key inside an HSM), and verifies them: the PDF, a photo of its QR code, or the
+QR text, online or offline, across regions through signed trust lists."""
+
+EPILOG = """\
+Every command that changes state takes --home DIR (or CERTSEAL_HOME). Output is for
+people; --json prints one JSON object instead. Errors are one line on stderr and a
+non-zero exit status. 'certseal COMMAND --help' tells more about each command.
+
+examples:
+  certseal init --home gd --region 440000 --region-name 广东省 --base-url URL
+  certseal department add --home gd --name NAME --uscc CODE --types yyzz
+  certseal issue --home gd --department CODE --type yyzz --data data.json --out x.pdf
+  certseal verify --home gd x.pdf
+  certseal trust-list import --home counter gd.jws --signer-fingerprint SHA256
+  certseal sync --home counter && certseal verify --home counter --offline x.pdf"""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("certseal")
+    except PackageNotFoundError:  # run from a tree that was not installed
+        return "unknown"
+
+
+def _describe(parser: argparse.ArgumentParser) -> None:
+    """Give each sub-command's own --help the line its parent lists it with (argparse
+    shows that line only in the parent's list)."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {a.dest: a.help for a in action._choices_actions}
+        for name, child in action.choices.items():
+            if child.description is None and helps.get(name):
+                text = helps[name]
+                child.description = text[0].upper() + text[1:] + "."
+            _describe(child)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="certseal", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="certseal", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"certseal {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("init", help="create a trust domain: HSM keys, CA hierarchy, trust list")
@@ -238,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--types", default="", help="licence type codes, comma-separated")
     p.set_defaults(handler=cmd_department_add)
 
-    p = sub.add_parser("licence-types", help="list the licence types and their JSON Schemas")
+    p = sub.add_parser("licence-types", help="list the licence types (--json: with their "
+                                             "JSON Schemas)")
     _add_common(p)
     p.set_defaults(handler=cmd_licence_types)
 
@@ -275,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Command groups kept in modules of their own; each has register(subparsers).
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(sub, _add_common)
+    _describe(parser)
     return parser
 
 
@@ -290,9 +346,42 @@ def _emit(obj: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(obj, ensure_ascii=False, indent=2))
     else:
-        for key, value in obj.items():
-            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            print(f"{key}: {text}")
+        for line in human_lines(obj):
+            print(line)
+
+
+def _scalar(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def human_lines(obj: dict, indent: int = 0) -> list[str]:
+    """An object as people read it: ``name: value`` lines, nested objects and lists
+    indented under their name (``--json`` gives the object itself)."""
+    pad = " " * indent
+    lines = []
+    for key, value in obj.items():
+        label = str(key).replace("_", " ")
+        if isinstance(value, dict):
+            lines.append(f"{pad}{label}:")
+            lines.extend(human_lines(value, indent + 2))
+        elif isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+            lines.append(f"{pad}{label}:")
+            for item in value:
+                if isinstance(item, dict):
+                    inner = human_lines(item, indent + 4)
+                    lines.append(f"{pad}  - {inner[0].lstrip()}" if inner else f"{pad}  -")
+                    lines.extend(inner[1:])
+                else:
+                    lines.append(f"{pad}  - {json.dumps(item, ensure_ascii=False)}")
+        elif isinstance(value, list):
+            lines.append(f"{pad}{label}: {', '.join(_scalar(v) for v in value) or '-'}")
+        else:
+            lines.append(f"{pad}{label}: {_scalar(value)}")
+    return lines
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
