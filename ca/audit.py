@@ -45,6 +45,7 @@ MAX_TEXT = 160
 # Stable action codes: scripts and auditors filter on them; add, never rename.
 ACTIONS = frozenset({
     "domain.created", "key.generated", "department.created",
+    "department.suspended", "department.reinstated",
     "seal.created", "seal.revoked", "seal.suspended", "seal.reinstated",
     "licence.issued", "licence.revoked", "licence.suspended", "licence.reinstated",
     "licence.downloaded",

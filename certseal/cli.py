@@ -291,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--uscc", required=True, help="unified social credit code (18 characters)")
     p.add_argument("--types", default="", help="licence type codes, comma-separated")
     p.set_defaults(handler=cmd_department_add)
+    from certseal.cli_department import register_actions
+
+    register_actions(dept_sub, _add_common)
 
     p = sub.add_parser("licence-types", help="list the licence types (--json: with their "
                                              "JSON Schemas)")
