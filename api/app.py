@@ -31,7 +31,17 @@ from api.middleware import (
 )
 from api.ocsp_fast import OcspFastPath
 from api.ratelimit import ClientBuckets, RateLimit, RateLimits
-from api.routes import departments, health, licences, me, pages, pki, status, verify
+from api.routes import (
+    departments,
+    health,
+    licence_types,
+    licences,
+    me,
+    pages,
+    pki,
+    status,
+    verify,
+)
 from certseal.domain import TrustDomain
 from certseal.publisher import Publisher
 from certseal.settings import Settings, load_settings
@@ -119,7 +129,7 @@ def create_app(settings: Settings, *, domain: TrustDomain | None = None,
     app.state.metrics = metrics = ServiceMetrics()
     install_error_handlers(app)
     app.include_router(health.router)
-    for module in (pki, licences, me, departments, status, verify):
+    for module in (pki, licences, licence_types, me, departments, status, verify):
         app.include_router(module.router)
     app.include_router(pages.router_for(settings))
 

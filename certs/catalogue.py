@@ -123,6 +123,13 @@ class Catalogue:
     def codes(self) -> list[str]:
         return sorted(self._types)
 
+    def to_json(self) -> dict:
+        """The types and their JSON Schemas, as `certseal licence-types --json` prints them
+        and GET /v1/licence-types serves them."""
+        return {"types": [
+            {"code": t.code, "name": t.name, "name_en": t.name_en,
+             "holder_kind": t.holder_kind, "schema": t.schema} for t in self]}
+
 
 def load_catalogue(*extra_dirs: str | Path) -> Catalogue:
     """The shipped types plus every ``*.json`` in ``extra_dirs``; a code may appear once."""

@@ -68,11 +68,7 @@ def cmd_department_add(args: argparse.Namespace) -> dict:
 def cmd_licence_types(args: argparse.Namespace) -> dict | int:
     domain = _domain(args)
     try:
-        body = {"types": [
-            {"code": t.code, "name": t.name, "name_en": t.name_en, "holder_kind": t.holder_kind,
-             "schema": t.schema}
-            for t in domain.catalogue
-        ]}
+        body = domain.catalogue.to_json()
     finally:
         domain.close()
     if args.json:

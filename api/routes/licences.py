@@ -29,6 +29,7 @@ from api.errors import (
 from certs.models import Licence
 from certs.registry import effective_status, get_licence, get_licence_pdf
 from certs.rules import FieldProblem
+from certs.samples import sample_licence_data
 from certseal import audit
 from certseal.audit import citizen_actor
 from certseal.domain import TrustDomain
@@ -44,10 +45,9 @@ router = APIRouter(prefix="/v1/licences", tags=["licences"])
 log = logging.getLogger("certseal.api")
 MAX_BATCH_ITEMS = 100
 
-EXAMPLE_DATA = {"姓名": "王晓燕", "性别": "女", "公民身份号码": "350102199005120026",
-                "出生日期": "1990-05-12", "职业（工种）": "电工", "等级": "三级/高级工",
-                "理论知识考试成绩": "86", "操作技能考核成绩": "91",
-                "证书编号": "2435010000301234", "发证日期": "2024-05-01"}
+# The shipped sample: its identity number carries a correct check character, so the
+# example passes the very validation it documents (tests/api/test_openapi_examples.py).
+EXAMPLE_DATA = sample_licence_data("zyzgzs")
 
 
 class IssueLicenceBody(BaseModel):
