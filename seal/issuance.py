@@ -1,5 +1,6 @@
 """Issue a licence: validate → allocate its identifier → sign its QR payload → render →
-seal (PAdES B-LT through the HSM) → store record, PDF and audit entry in one transaction.
+seal (PAdES B-LTA through the HSM, or B-LT when so set) → store record, PDF and audit
+entry in one transaction.
 
 Idempotent under retry: a request that carries an idempotency key already used by the
 same department with the same body returns the licence issued the first time; with a
@@ -211,7 +212,7 @@ def issue_licence(session: Session, services: SealingServices, catalogue: Catalo
         timestamper=services.timestamper, validation=validation,
         reason=f"{licence_type.name} {licence_id}", location=services.region_name,
         signing_time=now, archive_timestamp=services.archive_timestamp,
-        path_cache=services.path_cache,
+        path_cache=services.path_cache, ocsp_responder=services.ocsp_respond,
     )
     return _store(session, request, department.department_id, licence_id, data,
                   holder_identifier, holder_name, valid_from, valid_until, now, sealed,

@@ -1,12 +1,20 @@
-"""PAdES sealing: a department's e-seal on a licence PDF, visible, time-stamped, B-LT.
+"""PAdES sealing: a department's e-seal on a licence PDF, visible, time-stamped, B-LTA.
 
-One revision is added to the PDF: the signature field (the only widget added: a seal
-image over the issuer's name and date, as a real seal overlaps them), the signature value
-(CMS, subfilter ETSI.CAdES.detached) with a signature time-stamp from the TSA, and the DSS
-with the chain, OCSP responses and CRLs. Because the DSS goes in the signed revision, the
-signature covers the whole file and a validator needs no incremental-update analysis.
-The signature certifies the document with DocMDP P=1: after it, only validation data and
-document time-stamps may be added (PAdES allows those under P=1).
+The signed revision holds the signature field (the only widget added: a seal image over
+the issuer's name and date, as a real seal overlaps them) and the signature value (CMS,
+subfilter ETSI.CAdES.detached) with a signature time-stamp from the TSA. The signature
+certifies the document with DocMDP P=1: after it, only validation data and document
+time-stamps may be added (PAdES allows those under P=1).
+
+B-LTA (issuance's default): one more revision holds the DSS (chain, CRLs, and OCSP answers
+for the seal's and the TSA's certificates asked after the signature time-stamp, each
+request's nonce the SHA-256 of the token) and a document time-stamp over the whole file.
+Revocation data that postdates the time-stamp cannot sit in the revision the seal signs.
+With it, an ETSI EN 319 102-1 validator (pyHanko's AdES validation) passes the licence
+offline: the document time-stamp is the proof of existence of the signature and of its
+validation data. B-LT (the older level, still available): the DSS with the answers gathered
+before signing goes in the signed revision, which then covers the whole file; offline, an
+AdES validator finds no proof of existence for it (INDETERMINATE / NO_POE).
 
 Blocking: the HSM signature, the TSA (which signs through the HSM too) and pyHanko's
 encoding all run on the calling thread. `seal_pdf` is the synchronous call; in a server,
@@ -30,6 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import layout
@@ -43,10 +52,12 @@ from pyhanko.sign.signers.pdf_signer import (
     PdfSignatureMetadata,
     PdfSigner,
     PdfSigningSession,
+    PdfTimeStamper,
     PreSignValidationStatus,
     SigDSSPlacementPreference,
 )
 from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.stamp.static import StaticStampStyle
 
 from seal.errors import SealError
@@ -57,8 +68,14 @@ from seal.sealing_errors import (
     SealMaterialInvalid,
     SealPlacementInvalid,
 )
-from seal.signer import SealSigner, SigningKey
-from seal.validation_data import PathValidationCache, ValidationMaterial
+from seal.signer import SealSigner, SigningKey, to_asn1
+from seal.validation_data import (
+    OcspResponder,
+    PathValidationCache,
+    ValidationMaterial,
+    ocsp_after_timestamp,
+    signature_timestamp_token,
+)
 
 
 class _QuietAboutOfflineEmbedding(logging.Filter):
@@ -80,6 +97,8 @@ DOCUMENT_TIMESTAMP_FIELD_NAME = "SealArchiveTimestamp"
 # skips pyHanko's size-estimating dry run (a dummy signature and a full CMS encoding):
 # B-LT sealing with the HSM key, median of 30: 34 ms fixed against 42 ms estimated.
 DEFAULT_BYTES_RESERVED = 16 * 1024
+# The same for the document time-stamp: our TSA's token with its chain is about 2.6 kB.
+DOCUMENT_TIMESTAMP_BYTES_RESERVED = 12 * 1024
 
 
 @dataclass(frozen=True)
@@ -193,6 +212,7 @@ async def _seal(
     bytes_reserved: int | None,
     archive_timestamp: bool,
     path_cache: PathValidationCache | None,
+    ocsp_responder: OcspResponder | None,
 ) -> bytes:
     moment = signing_time or datetime.now(UTC)
     check_certificate_valid_at(material.certificate, moment)
@@ -200,19 +220,22 @@ async def _seal(
         raise TypeError("timestamper: must be a pyHanko TimeStamper")
     if archive_timestamp and validation is None:
         raise ValueError("archive_timestamp: B-LTA needs validation material")
+    if archive_timestamp and not callable(ocsp_responder):
+        raise ValueError("archive_timestamp: B-LTA needs an ocsp_responder for the answers "
+                         "after the time-stamp")
     signer = SealSigner(material.key, material.certificate, material.chain)
     style = _seal_style(material.image_png)
     writer = _writer(pdf, placement)
 
-    # The context is only built when something will read it: the pre-signing validation
-    # (unless a cached result holds) and B-LTA's document time-stamp.
+    # The context is only built when the pre-signing validation reads it (unless a cached
+    # result holds).
     cache_key = _path_cache_key(material, validation, timestamper, writer, archive_timestamp,
                                 path_cache)
     presign = (path_cache.get(cache_key, validation, moment)
                if path_cache is not None and cache_key is not None
                and validation is not None else None)
     context = (validation.validation_context(moment=signing_time)
-               if validation is not None and (presign is None or archive_timestamp) else None)
+               if validation is not None and presign is None else None)
     metadata = PdfSignatureMetadata(
         field_name=SEAL_FIELD_NAME,
         name=material.seal_name,
@@ -223,9 +246,13 @@ async def _seal(
         docmdp_permissions=MDPPerm.NO_CHANGES,
         embed_validation_info=validation is not None,
         validation_context=context,
-        # DSS in the signed revision: B-LT in one revision, covering the whole file.
+        # B-LT: the DSS in the signed revision, one revision covering the whole file.
+        # B-LTA: nothing with the signature; `_archive` writes the DSS and the document
+        # time-stamp in the next revision.
         dss_settings=DSSContentSettings(
-            placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE, include_vri=False
+            placement=(SigDSSPlacementPreference.TOGETHER_WITH_NEXT_TS if archive_timestamp
+                       else SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE),
+            include_vri=False,
         ),
         use_pades_lta=archive_timestamp,
         timestamp_field_name=DOCUMENT_TIMESTAMP_FIELD_NAME if archive_timestamp else None,
@@ -248,7 +275,12 @@ async def _seal(
         fresh = presign is None
         if presign is None:
             presign = await session.perform_presign_validation(writer)
-        await _sign_prepared(session, pdf_signer, presign, bytes_reserved, output)
+        signature_cms = await _sign_prepared(session, pdf_signer, presign, bytes_reserved,
+                                             output, post_sign=not archive_timestamp)
+        if archive_timestamp:
+            assert validation is not None and presign is not None and ocsp_responder
+            await _archive(output, signature_cms, material, validation, presign,
+                           timestamper, ocsp_responder)
         # Shared only once a whole seal has used it: asn1crypto parses lazily and not
         # thread-safely, so another thread must find every part pyHanko reads parsed.
         if fresh and path_cache is not None and cache_key is not None and presign is not None:
@@ -267,7 +299,9 @@ async def _seal(
 
 async def _sign_prepared(session: PdfSigningSession, pdf_signer: PdfSigner,
                          presign: PreSignValidationStatus | None, bytes_reserved: int | None,
-                         output: io.BytesIO) -> None:
+                         output: io.BytesIO, *, post_sign: bool) -> bytes:
+    """The signed revision into `output` (and pyHanko's post-signing steps when
+    `post_sign`); returns the signature's CMS (DER, padded with zero bytes)."""
     if bytes_reserved is None:
         bytes_reserved = await session.estimate_signature_container_size(
             presign, tight=pdf_signer.signature_meta.tight_size_estimates)
@@ -281,7 +315,34 @@ async def _sign_prepared(session: PdfSigningSession, pdf_signer: PdfSigner,
             cades_signed_attrs=pdf_signer.signature_meta.cades_signed_attr_spec,
         ),
     )
-    await signed.post_signature_processing(written)
+    if post_sign:
+        await signed.post_signature_processing(written)
+    return signed.sig_contents
+
+
+async def _archive(output: io.BytesIO, signature_cms: bytes, material: SealMaterial,
+                   validation: ValidationMaterial, presign: PreSignValidationStatus,
+                   timestamper: TimeStamper, ocsp_responder: OcspResponder) -> None:
+    """B-LTA after the signed revision, in one more revision: a DSS with the chain, the
+    CRLs and OCSP answers for the seal's and the TSA's certificates asked *after* the
+    signature time-stamp (nonce: the token's SHA-256), then a document time-stamp over
+    all of it. The answers cannot sit in the signed revision: they postdate its signature.
+    The pre-signing answers (``validation``'s) are not embedded: they predate the
+    time-stamp and prove nothing about the time between."""
+    token = signature_timestamp_token(signature_cms)
+    answers = ocsp_after_timestamp(token, material.certificate, material.chain[0],
+                                   ocsp_responder)
+    writer = IncrementalPdfFileWriter(output)
+    DocumentSecurityStore.supply_dss_in_writer(
+        writer, None,
+        certs=[to_asn1(c) for c in validation.certificates],
+        ocsps=[asn1_ocsp.OCSPResponse.load(der) for der in answers],
+        crls=list(presign.crls_to_embed),
+        paths=presign.validation_paths,
+    )
+    await PdfTimeStamper(timestamper, field_name=DOCUMENT_TIMESTAMP_FIELD_NAME
+                         ).async_timestamp_pdf(
+        writer, "sha256", bytes_reserved=DOCUMENT_TIMESTAMP_BYTES_RESERVED, in_place=True)
 
 
 def _path_cache_key(material: SealMaterial, validation: ValidationMaterial | None,
@@ -332,12 +393,16 @@ def seal_pdf(
     bytes_reserved: int | None = DEFAULT_BYTES_RESERVED,
     archive_timestamp: bool = False,
     path_cache: PathValidationCache | None = None,
+    ocsp_responder: OcspResponder | None = None,
 ) -> bytes:
     """Seal `pdf` and return the sealed PDF bytes (blocking; see the module docstring).
 
     PAdES B-T with a `timestamper`; B-LT when `validation` is given (its OCSP responses
-    and CRLs must cover every certificate of the seal's and the TSA's paths); B-LTA when
-    also `archive_timestamp`. `signing_time` (default now) is when the certificate must
+    and CRLs must cover every certificate of the seal's and the TSA's paths), all in the
+    signed revision; B-LTA when also `archive_timestamp`: then `validation` serves the
+    pre-signing check only, and the next revision holds a DSS with OCSP answers that
+    `ocsp_responder` gives after the signature time-stamp, and a document time-stamp
+    (see `_archive`). `signing_time` (default now) is when the certificate must
     be valid: SealCertificateNotValid otherwise. `bytes_reserved=None` lets pyHanko size
     the signature by a dry run (slower). `path_cache` (one per process or trust domain)
     keeps the pre-signing validation of the seal's and the TSA's paths while its inputs
@@ -350,7 +415,7 @@ def seal_pdf(
         pdf, material, placement, timestamper=timestamper, validation=validation,
         reason=reason, location=location, signing_time=signing_time,
         bytes_reserved=bytes_reserved, archive_timestamp=archive_timestamp,
-        path_cache=path_cache,
+        path_cache=path_cache, ocsp_responder=ocsp_responder,
     ))
 
 
@@ -390,6 +455,7 @@ async def async_seal_pdf(
     bytes_reserved: int | None = DEFAULT_BYTES_RESERVED,
     archive_timestamp: bool = False,
     path_cache: PathValidationCache | None = None,
+    ocsp_responder: OcspResponder | None = None,
 ) -> bytes:
     """`seal_pdf` in a worker thread, for callers on an event loop (the API server).
 
@@ -400,5 +466,5 @@ async def async_seal_pdf(
         seal_pdf, pdf, material, placement, timestamper=timestamper, validation=validation,
         reason=reason, location=location, signing_time=signing_time,
         bytes_reserved=bytes_reserved, archive_timestamp=archive_timestamp,
-        path_cache=path_cache,
+        path_cache=path_cache, ocsp_responder=ocsp_responder,
     )

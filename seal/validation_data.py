@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 
+from asn1crypto import cms
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
@@ -178,20 +179,22 @@ class PathValidationCache:
 
 
 def fetch_ocsp_response(
-    certificate: x509.Certificate, issuer: x509.Certificate, responder: OcspResponder
+    certificate: x509.Certificate, issuer: x509.Certificate, responder: OcspResponder, *,
+    nonce: bytes | None = None, not_before: datetime | None = None,
 ) -> bytes:
     """A fresh OCSP response (DER) saying `certificate` is good.
 
+    With a `nonce` the request carries it (RFC 8954: 1-32 octets) and the answer must echo
+    it; with `not_before` the answer's thisUpdate must not be earlier.
     SealCertificateRevoked if the responder says revoked or unknown;
     ValidationDataUnavailable if it fails or answers something else.
     """
     # RFC 5019 §2.1.1: CertIDs use SHA-1, which every OCSP client and responder knows.
-    request = (
-        ocsp.OCSPRequestBuilder()
-        .add_certificate(certificate, issuer, hashes.SHA1())  # noqa: S303 - an identifier
-        .build()
-        .public_bytes(serialization.Encoding.DER)
-    )
+    builder = ocsp.OCSPRequestBuilder().add_certificate(
+        certificate, issuer, hashes.SHA1())  # noqa: S303 - an identifier
+    if nonce is not None:
+        builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
+    request = builder.build().public_bytes(serialization.Encoding.DER)
     subject = certificate.subject.rfc4514_string()
     try:
         answer = responder(request)
@@ -210,7 +213,76 @@ def fetch_ocsp_response(
         raise SealCertificateRevoked(
             f"OCSP for {subject}: status is {response.certificate_status.name.lower()}"
         )
+    if nonce is not None:
+        try:
+            echoed = response.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
+        except x509.ExtensionNotFound:
+            echoed = None
+        if echoed != nonce:
+            raise ValidationDataUnavailable(f"OCSP for {subject}: the answer does not echo "
+                                            "the request's nonce")
+    if not_before is not None and response.this_update_utc < not_before:
+        raise ValidationDataUnavailable(
+            f"OCSP for {subject}: thisUpdate {response.this_update_utc.isoformat()} is before "
+            f"{not_before.isoformat()}")
     return answer
+
+
+def signature_timestamp_token(signature_cms: bytes) -> cms.ContentInfo:
+    """The signature time-stamp token (RFC 3161, an unsigned attribute) of a CMS
+    SignedData; trailing zero bytes (the padding of a PDF's /Contents) are ignored.
+    ValidationDataUnavailable when there is none."""
+    try:
+        signed_data = cms.ContentInfo.load(bytes(signature_cms), strict=False)["content"]
+        for attribute in signed_data["signer_infos"][0]["unsigned_attrs"] or ():
+            if attribute["type"].native == "signature_time_stamp_token":
+                return attribute["values"][0]
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise ValidationDataUnavailable("the signature cannot be read for its "
+                                        "time-stamp token") from exc
+    raise ValidationDataUnavailable("the signature carries no signature time-stamp")
+
+
+def ocsp_after_timestamp(token: cms.ContentInfo, certificate: x509.Certificate,
+                         issuer: x509.Certificate, responder: OcspResponder
+                         ) -> tuple[bytes, bytes]:
+    """OCSP answers for `certificate` (the seal's) and for the TSA certificate that signed
+    `token`, both issued by `issuer`, produced after the time-stamp: each request's nonce
+    is the SHA-256 of the token's DER, so an answer that echoes it cannot predate the
+    token, and its thisUpdate may not be earlier than the token's genTime.
+
+    ETSI EN 319 102-1 past-signature validation wants revocation data issued after the
+    best signature time (the time-stamp); an answer fetched before signing says nothing
+    of a revocation between the two."""
+    der = token.dump()
+    nonce = hashlib.sha256(der).digest()
+    try:
+        info = token["content"]["encap_content_info"]["content"].parsed
+        gen_time = info["gen_time"].native
+        tsa = _token_signer(token)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValidationDataUnavailable("the signature time-stamp token cannot be read"
+                                        ) from exc
+    return (fetch_ocsp_response(certificate, issuer, responder, nonce=nonce,
+                                not_before=gen_time),
+            fetch_ocsp_response(tsa, issuer, responder, nonce=nonce, not_before=gen_time))
+
+
+def _token_signer(token: cms.ContentInfo) -> x509.Certificate:
+    signed_data = token["content"]
+    sid = signed_data["signer_infos"][0]["sid"]
+    if sid.name != "issuer_and_serial_number":
+        raise ValidationDataUnavailable("the time-stamp token names its signer by key id")
+    wanted = sid.chosen
+    serial, issuer = wanted["serial_number"].native, wanted["issuer"].dump()
+    for choice in signed_data["certificates"] or ():
+        # Compared as encoded (a TSA names its issuer as its certificate does): parsing
+        # and normalising every name of the chain costs more than the rest of the lookup.
+        tbs = choice.chosen["tbs_certificate"]
+        if tbs["serial_number"].native == serial and tbs["issuer"].dump() == issuer:
+            return x509.load_der_x509_certificate(choice.chosen.dump())
+    raise ValidationDataUnavailable("the time-stamp token does not carry its TSA's "
+                                    "certificate")
 
 
 def gather_validation_material(

@@ -267,9 +267,59 @@ def test_archive_timestamp_makes_b_lta(
         seal_domain: SealDomain, timestamper: InProcessTimeStamper) -> None:
     sealed = seal_pdf(seal_domain.licence_pdf, seal_domain.material(), seal_domain.placement,
                       timestamper=timestamper, validation=seal_domain.validation(),
-                      reason=REASON, location=REGION_NAME, archive_timestamp=True)
+                      reason=REASON, location=REGION_NAME, archive_timestamp=True,
+                      ocsp_responder=seal_domain.ocsp.respond)
     # The seal's revision no longer ends the file, but what follows is allowed under P=1.
     assert_valid_b_lta(sealed, seal_domain.certificates.root)
+
+
+def test_b_lta_embeds_answers_given_after_the_signature_time_stamp(
+        seal_domain: SealDomain, timestamper: InProcessTimeStamper) -> None:
+    import hashlib
+
+    from asn1crypto import cms
+
+    validation = seal_domain.validation()
+    sealed = seal_pdf(seal_domain.licence_pdf, seal_domain.material(), seal_domain.placement,
+                      timestamper=timestamper, validation=validation,
+                      reason=REASON, location=REGION_NAME, archive_timestamp=True,
+                      ocsp_responder=seal_domain.ocsp.respond)
+    reader = PdfFileReader(io.BytesIO(sealed))
+    seal_signature, archive = reader.embedded_signatures
+    # Nothing but the signature in its revision: the DSS comes in the next one, with the
+    # document time-stamp over it.
+    signed = reader.get_historical_root(seal_signature.signed_revision)
+    assert "/DSS" not in signed
+    assert archive.signed_revision == seal_signature.signed_revision + 1
+    assert "/DSS" in reader.get_historical_root(archive.signed_revision)
+    token = next(a["values"][0] for a in seal_signature.signer_info["unsigned_attrs"]
+                 if a["type"].native == "signature_time_stamp_token")
+    assert isinstance(token, cms.ContentInfo)
+    gen_time = token["content"]["encap_content_info"]["content"].parsed["gen_time"].native
+    nonce = hashlib.sha256(token.dump()).digest()
+    dss = DocumentSecurityStore.read_dss(reader)
+    said = {}
+    for ref in dss.ocsps:
+        data = asn1_ocsp.OCSPResponse.load(ref.get_object().data)["response_bytes"][
+            "response"].parsed["tbs_response_data"]
+        (single,) = data["responses"]
+        nonces = [e["extn_value"].native for e in data["response_extensions"]
+                  if e["extn_id"].native == "nonce"]
+        said[single["cert_id"]["serial_number"].native] = (nonces, single["this_update"].native)
+    certs = seal_domain.certificates
+    assert set(said) == {seal_domain.seal_certificate.serial_number, certs.tsa.serial_number}
+    for nonces, this_update in said.values():
+        assert nonces == [nonce] and this_update >= gen_time
+    # The answers the pre-signing check used are not embedded: they predate the token.
+    assert not set(validation.ocsp_responses) & {r.get_object().data for r in dss.ocsps}
+
+
+def test_b_lta_needs_a_responder_for_the_later_answers(
+        seal_domain: SealDomain, timestamper: InProcessTimeStamper) -> None:
+    with pytest.raises(ValueError, match="ocsp_responder"):
+        seal_pdf(seal_domain.licence_pdf, seal_domain.material(), seal_domain.placement,
+                 timestamper=timestamper, validation=seal_domain.validation(),
+                 reason=REASON, location=REGION_NAME, archive_timestamp=True)
 
 
 def test_sealing_keeps_the_licence_pdfa_4f_with_no_info_dictionary(
@@ -279,7 +329,8 @@ def test_sealing_keeps_the_licence_pdfa_4f_with_no_info_dictionary(
 
     lta = seal_pdf(seal_domain.licence_pdf, seal_domain.material(), seal_domain.placement,
                    timestamper=timestamper, validation=seal_domain.validation(),
-                   reason=REASON, location=REGION_NAME, archive_timestamp=True)
+                   reason=REASON, location=REGION_NAME, archive_timestamp=True,
+                   ocsp_responder=seal_domain.ocsp.respond)
     for sealed in (sealed_pdf, lta):
         found = pdfa_checks.check_pdfa4f(sealed)
         assert found.problems == [] and found.shown_glyphs > 100

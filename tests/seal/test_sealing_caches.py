@@ -216,9 +216,10 @@ def test_b_lta_with_a_cached_validation_still_verifies(
         seal_domain: SealDomain, timestamper: InProcessTimeStamper) -> None:
     cache = PathValidationCache()
     validation = seal_domain.validation()
-    _seal(seal_domain, timestamper, cache, validation=validation, archive_timestamp=True)
+    _seal(seal_domain, timestamper, cache, validation=validation, archive_timestamp=True,
+          ocsp_responder=seal_domain.ocsp.respond)
     sealed = _seal(seal_domain, timestamper, cache, validation=validation,
-                   archive_timestamp=True)
+                   archive_timestamp=True, ocsp_responder=seal_domain.ocsp.respond)
     assert cache.hits == 1
     # The seal's revision no longer ends the file, but what follows is allowed under P=1.
     assert_valid_b_lta(sealed, seal_domain.certificates.root)

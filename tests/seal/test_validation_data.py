@@ -55,3 +55,58 @@ def test_a_failing_or_foreign_responder_gives_no_material(seal_domain: SealDomai
     other_issuer = seal_domain.certificates.root
     with pytest.raises((SealCertificateRevoked, ValidationDataUnavailable)):
         fetch_ocsp_response(seal_domain.seal_certificate, other_issuer, seal_domain.ocsp.respond)
+
+
+def _plain_request(domain: SealDomain) -> bytes:
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    return (ocsp.OCSPRequestBuilder()
+            .add_certificate(domain.seal_certificate, domain.certificates.issuing,
+                             hashes.SHA1())  # noqa: S303 - an identifier
+            .build().public_bytes(serialization.Encoding.DER))
+
+
+def test_an_answer_asked_with_a_nonce_must_echo_it(seal_domain: SealDomain) -> None:
+    import os
+
+    nonce = os.urandom(32)
+    answer = fetch_ocsp_response(seal_domain.seal_certificate,
+                                 seal_domain.certificates.issuing, seal_domain.ocsp.respond,
+                                 nonce=nonce)
+    echoed = ocsp.load_der_ocsp_response(answer).extensions.get_extension_for_class(
+        x509.OCSPNonce).value.nonce
+    assert echoed == nonce
+    # A responder (or a cache in between) that hands out its pre-produced answer instead:
+    # nothing shows that answer was made after the time-stamp.
+    pre_produced = seal_domain.ocsp.respond(_plain_request(seal_domain))
+    with pytest.raises(ValidationDataUnavailable, match="nonce"):
+        fetch_ocsp_response(seal_domain.seal_certificate, seal_domain.certificates.issuing,
+                            lambda request: pre_produced, nonce=nonce)
+
+
+def test_an_answer_older_than_asked_for_is_refused(seal_domain: SealDomain) -> None:
+    import datetime as dt
+
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    with pytest.raises(ValidationDataUnavailable, match="thisUpdate"):
+        fetch_ocsp_response(seal_domain.seal_certificate, seal_domain.certificates.issuing,
+                            seal_domain.ocsp.respond, nonce=b"n" * 32, not_before=later)
+
+
+def test_a_signature_without_a_time_stamp_has_no_token(seal_domain: SealDomain) -> None:
+    from asn1crypto import cms
+
+    from seal.validation_data import signature_timestamp_token
+
+    unstamped = cms.ContentInfo({"content_type": "signed_data", "content": {
+        "version": "v1", "digest_algorithms": [], "encap_content_info": {
+            "content_type": "data"}, "signer_infos": [{
+                "version": "v1", "sid": cms.SignerIdentifier(
+                    "subject_key_identifier", b"k"),
+                "digest_algorithm": {"algorithm": "sha256"},
+                "signature_algorithm": {"algorithm": "sha256_ecdsa"},
+                "signature": b"s"}]}}).dump()
+    with pytest.raises(ValidationDataUnavailable, match="no signature time-stamp"):
+        signature_timestamp_token(unstamped + b"\x00" * 64)
+    with pytest.raises(ValidationDataUnavailable):
+        signature_timestamp_token(b"\x00" * 64)

@@ -287,7 +287,8 @@ def seal_licence(bench: Bench, *, envelope: dict, qr_text: str,
                  archive_timestamp: bool = False,
                  before_sealing: Callable[[bytes], bytes] | None = None) -> bytes:
     """What issuance does (render, then PAdES B-LT with the seal key in the HSM, a real
-    time-stamp and the validation data embedded), with the QR text, licence data and
+    time-stamp and the validation data embedded; B-LTA with ``archive_timestamp``, the
+    default level of issuance), with the QR text, licence data and
     embedded OCSP answers the test gives: a document the department really sealed (or,
     with ``key`` and ``certificate``, sealed by another key the region certified).
     ``field_name``: the signature field's name; ``before_sealing``: a change to the rendered
@@ -335,7 +336,9 @@ def seal_licence(bench: Bench, *, envelope: dict, qr_text: str,
                         validation=validation if embed_validation else None,
                         reason=f"{licence_type.name} {envelope['licence_id']}",
                         location=services.region_name, signing_time=issued_at,
-                        archive_timestamp=archive_timestamp)
+                        archive_timestamp=archive_timestamp,
+                        ocsp_responder=(services.ocsp_respond if key is None
+                                        else good_answers(bench)))
 
 
 def seal_ocsp_request(bench: Bench, certificate: x509.Certificate | None = None) -> bytes:
