@@ -24,7 +24,7 @@ STEPS = (
     ("  make_qr_image", "certs/qr.py", "make_qr_image"),
     ("encode_qr_payload (QR signing)", "certs/qr.py", "encode_qr_payload"),
     ("gather_validation_material", "seal/validation_data.py", "gather_validation_material"),
-    ("seal_pdf (PAdES B-LT)", "seal/pades.py", "seal_pdf"),
+    ("seal_pdf (PAdES, domain level)", "seal/pades.py", "seal_pdf"),
     ("  time-stamp (TSA respond)", "ca/tsa.py", "respond"),
     ("  OCSP respond", "ca/ocsp.py", "respond"),
     ("  validation_context", "seal/validation_data.py", "validation_context"),

@@ -81,8 +81,10 @@ class Settings(VerifierSettings):
     # documentation arc, refused in production.
     policy_arc: str = EXAMPLE_POLICY_ARC
 
-    # PAdES level of issued licences: B-LT, or B-LTA (adds a document time-stamp).
-    pades_level: Literal["B-LT", "B-LTA"] = "B-LT"
+    # PAdES level of issued licences: B-LTA (the default: a later revision with OCSP
+    # answers given after the signature time-stamp and a document time-stamp), or B-LT
+    # (one signed revision, its validation data gathered before signing).
+    pades_level: Literal["B-LT", "B-LTA"] = "B-LTA"
 
     oidc_issuer: str | None = None
     oidc_audience: str | None = None

@@ -77,6 +77,20 @@ class DomainUnderTest:
             department_id=self.department_id, type_code=type_code,
             data=data if data is not None else sample_licence_data(type_code), **kw))
 
+    def issue_b_lt(self, type_code: str) -> IssuedLicence:
+        """A licence of the older level, PAdES B-LT (one signed revision holding its
+        validation data), by the real issuance path, whatever the domain's setting."""
+        import dataclasses
+
+        from seal.issuance import issue_licence
+
+        services = dataclasses.replace(self.domain.sealing_services(),
+                                       archive_timestamp=False)
+        with self.domain.session() as session:
+            return issue_licence(session, services, self.domain.catalogue, IssuanceRequest(
+                department_id=self.department_id, type_code=type_code,
+                data=sample_licence_data(type_code)))
+
 
 def make_domain(home: Path, *, region: str = "440000", region_name: str = "广东省",
                 port: int | None = None, department_name: str = DEPARTMENT_NAME,

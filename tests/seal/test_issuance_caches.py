@@ -1,15 +1,19 @@
-"""Issuance through the real trust domain with its caches warm: a suspended or revoked
-seal never seals, and a reinstated one embeds the new OCSP answer, not the cached one."""
+"""Issuance through the real trust domain with its caches warm, at both PAdES levels: a
+suspended or revoked seal never seals, and a reinstated one embeds a new OCSP answer, not
+the cached one."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 
+import domain_kit
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 
+from certseal.domain import TrustDomain
+from certseal.settings import load_settings
 from certseal.status import reinstate_seal, revoke_seal, suspend_seal
 from certseal.verifying import Verifier, trust_source
 from seal.errors import SealUnusable
@@ -21,13 +25,22 @@ def _dss_ocsps(pdf: bytes) -> set[bytes]:
     return {r.get_object().data for r in dss.ocsps}
 
 
-def test_status_changes_reach_issuance_through_warm_caches(fresh_domain, tmp_path) -> None:
+@pytest.mark.parametrize("level", ["B-LTA", "B-LT"])
+def test_status_changes_reach_issuance_through_warm_caches(fresh_domain, tmp_path,
+                                                           level) -> None:
+    if level != fresh_domain.domain.settings.pades_level:
+        fresh_domain.domain.close()
+        fresh_domain.domain = TrustDomain.open(load_settings(
+            fresh_domain.home, pades_level=level, **domain_kit.TEST_PIN_ENV))
     domain = fresh_domain.domain
     first = fresh_domain.issue("yyzz")
     second = fresh_domain.issue("yyzz")
     cache = domain.sealing_services().path_cache
     assert cache.hits >= 1  # the second licence reused the first one's validation
-    assert _dss_ocsps(first.pdf) == _dss_ocsps(second.pdf)
+    if level == "B-LT":  # the pre-signing answer is the one embedded, held while current
+        assert _dss_ocsps(first.pdf) == _dss_ocsps(second.pdf)
+    else:  # answers asked after each licence's own time-stamp
+        assert _dss_ocsps(first.pdf).isdisjoint(_dss_ocsps(second.pdf))
 
     suspend_seal(domain, fresh_domain.seal_id)
     with pytest.raises(SealUnusable):

@@ -18,6 +18,14 @@ checks, and for the layout rules, which rule decided (verify.pdf_layout). A forg
 is stopped by the layout or parser rules never reaches the later checks (the report then
 holds only the trust-list freshness check and the failed one).
 
+The genuine licence is one of the default level, PAdES B-LTA: the unsigned render, the
+seal's signed revision, then one revision with the DSS and a document time-stamp over the
+whole file. Every builder works on that too: changes inside the seal's revision are made
+in place (so the document time-stamp breaks as well, but the rule that stops the forgery
+decides first), incremental updates are appended after the last revision with object
+numbers no revision uses, truncations cut into signed bytes. The same expectations hold
+for a one-revision B-LT licence (older licences), against which the tests run them too.
+
 Import as `import forgery_catalogue` (tests/verify is on sys.path for its test modules)."""
 
 from __future__ import annotations
@@ -45,6 +53,9 @@ class Forgery:
     build: Callable[[bytes], bytes]
     failed: frozenset[str]
     rule: str | None = None  # the layout rule that must decide, for LAYOUT forgeries
+    # Built against what follows the seal's revision (a B-LTA licence's DSS and document
+    # time-stamp); a one-revision B-LT licence has nothing there to build it on.
+    needs_later_revisions: bool = False
 
     def __str__(self) -> str:
         return self.name
@@ -60,7 +71,8 @@ class Layout:
     sig_offset: int  # where "N 0 obj" of the signature dictionary starts
     sig_number: int
     startxref: int  # of the signed revision
-    size: int  # the trailer's /Size
+    size: int  # the signed revision's trailer /Size
+    next_number: int  # the whole file's trailer /Size: the first number no revision uses
 
     @property
     def end(self) -> int:
@@ -68,6 +80,8 @@ class Layout:
 
 
 def layout_of(pdf: bytes) -> Layout:
+    """The seal's signature (the first /ByteRange: the licence's signed revision; a B-LTA
+    licence has later revisions, its validation data and document time-stamp)."""
     match = re.search(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", pdf)
     assert match is not None
     a, b, c, d = (int(v) for v in match.groups())
@@ -75,7 +89,16 @@ def layout_of(pdf: bytes) -> Layout:
     sig = headers[-1]
     startxref = int(re.findall(rb"startxref\s+(\d+)", pdf[: c + d])[-1])
     size = int(re.findall(rb"/Size (\d+)", pdf[: c + d])[-1])
-    return Layout(a, b, c, d, sig.start(), int(sig.group(1)), startxref, size)
+    next_number = int(PdfFileReader(io.BytesIO(pdf), strict=False).trailer["/Size"])
+    return Layout(a, b, c, d, sig.start(), int(sig.group(1)), startxref, size,
+                  max(size, next_number))
+
+
+def signed_revision(pdf: bytes) -> bytes:
+    """The file up to the end of the seal's signed revision: what an attacker keeps when
+    dropping the later revisions (validation data, document time-stamps), which the seal
+    does not cover."""
+    return pdf[:layout_of(pdf).end]
 
 
 def _same_length(pdf: bytes, start: int, end: int, new: bytes) -> bytes:
@@ -215,7 +238,7 @@ def append_revision(pdf: bytes, bodies: dict[int, bytes], *, prev: int | None = 
 def _overlay_bodies(pdf: bytes) -> dict[int, bytes]:
     """A new content stream for the first page and the page redefined to show it."""
     _, page_ref = _page(pdf)
-    size = layout_of(pdf).size
+    size = layout_of(pdf).next_number
     return {size: _stream(size, FORGED_TEXT),
             page_ref.idnum: _page_with_contents(pdf, page_ref.idnum, size)}
 
@@ -330,7 +353,11 @@ def swa_literal_contents(pdf: bytes) -> bytes:
     file" arithmetic still holds); the signature dictionary's tail, now read from the
     gap, carries a /ByteRange whose second part is the genuine signed tail moved further
     on. The signed tail's startxref thereby points into the gap, at the attacker's own
-    cross-reference table, which maps the page to the attacker's objects."""
+    cross-reference table, which maps the page to the attacker's objects. Built on the
+    signed revision alone (a B-LTA licence's later revisions dropped): moving the tail
+    moves everything after it, and a file that ends with the signed revision is what
+    pyHanko's "entire file" takes at its word."""
+    pdf = signed_revision(pdf)
     layout = layout_of(pdf)
     b, c, d = layout.b, layout.c, layout.d
     cms = bytes.fromhex(pdf[b + 1:c - 1].decode())
@@ -410,7 +437,7 @@ def swa_byte_range_indirect(pdf: bytes) -> bytes:
     layout = layout_of(pdf)
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
     sig = reader.get_object(generic.Reference(layout.sig_number, 0))
-    array_number = layout.size + 5
+    array_number = layout.next_number + 5
     keys = b" ".join(k.encode() + b" " + _serialise(v) for k, v in sig.items()
                      if k != "/ByteRange")
     body = (f"{layout.sig_number} 0 obj\n<< ".encode() + keys
@@ -426,7 +453,17 @@ def truncate_in_the_gap(pdf: bytes) -> bytes:
 
 
 def cut_last_byte(pdf: bytes) -> bytes:
+    """The file's last byte removed: the end of what the last signature (of a B-LTA
+    licence: its document time-stamp) covers."""
     return pdf[:-1]
+
+
+def cut_last_byte_of_the_seal(pdf: bytes) -> bytes:
+    """The last byte of the seal's signed revision removed, the later revisions kept: the
+    seal's byte range now ends one byte into the next revision."""
+    end = layout_of(pdf).end
+    assert end < len(pdf), "needs a licence with revisions after the seal's"
+    return pdf[:end - 1] + pdf[end:]
 
 
 # -- parser differentials -----------------------------------------------------------------------
@@ -435,7 +472,7 @@ def duplicate_object_number(pdf: bytes) -> bytes:
     the cross-reference names the genuine copy, a scanning viewer takes the last."""
     _reader, page_ref = _page(pdf)
     genuine_page = page_ref.get_object()
-    size = layout_of(pdf).size
+    size = layout_of(pdf).next_number
     copy = f"{page_ref.idnum} 0 obj\n".encode() + _serialise(genuine_page) + b"\nendobj\n"
     forged = _page_with_contents(pdf, page_ref.idnum, size)
     return append_revision(pdf, {page_ref.idnum: copy},
@@ -452,7 +489,7 @@ def xref_entry_into_the_gap(pdf: bytes) -> bytes:
 def object_stream_redefining_the_page(pdf: bytes) -> bytes:
     """A later revision (xref stream) whose object stream redefines the first page."""
     reader, page_ref = _page(pdf)
-    size = layout_of(pdf).size
+    size = layout_of(pdf).next_number
     content_number, objstm_number, xref_number = size, size + 1, size + 2
     page = generic.DictionaryObject(dict(page_ref.get_object().items()))
     page["/Contents"] = generic.IndirectObject(content_number, 0, reader)
@@ -484,7 +521,7 @@ def object_stream_redefining_the_page(pdf: bytes) -> bytes:
 def object_hidden_in_a_stream(pdf: bytes) -> bytes:
     """A later revision adds an unused stream whose data spells out a page object: no
     cross-reference names it, a scanning viewer finds it."""
-    size = layout_of(pdf).size
+    size = layout_of(pdf).next_number
     hidden = b"\n" + _stream(size + 1, FORGED_TEXT) + _page_with_contents(
         pdf, _page(pdf)[1].idnum, size + 1)
     return append_revision(pdf, {size: _stream(size, hidden)})
@@ -499,7 +536,7 @@ def hybrid_reference_file(pdf: bytes) -> bytes:
     its trailer points at maps the page to forged objects: readers that honour hybrid
     references show the forgery, others the genuine page."""
     reader, page_ref = _page(pdf)
-    size = layout_of(pdf).size
+    size = layout_of(pdf).next_number
     content_number, xref_number = size, size + 1
     out = bytearray(pdf)
     offsets = {content_number: len(out)}
@@ -644,6 +681,8 @@ CATALOGUE: tuple[Forgery, ...] = (
             UNREADABLE),
     Forgery("truncated-in-the-signature", "truncation", truncate_in_the_gap, UNREADABLE),
     Forgery("truncated-last-byte", "truncation", cut_last_byte, LAYOUT, "byte_range"),
+    Forgery("truncated-last-byte-of-the-seal", "truncation", cut_last_byte_of_the_seal,
+            UNREADABLE, needs_later_revisions=True),
     # parser differentials
     Forgery("differential-duplicate-object-number", "differential", duplicate_object_number,
             LAYOUT, "trailing"),

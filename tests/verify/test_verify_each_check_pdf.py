@@ -34,6 +34,22 @@ def genuine(trust_domain) -> bytes:
 
 
 @pytest.fixture(scope="module")
+def genuine_b_lt(trust_domain) -> bytes:
+    """A licence of the older level, B-LT: one signed revision, nothing after it."""
+    return trust_domain.issue_b_lt("yyzz").pdf
+
+
+@pytest.fixture(params=["B-LTA", "B-LT"])
+def either(request, genuine, genuine_b_lt) -> tuple[bytes, set[str]]:
+    """A genuine licence of each level, and what a change inside the seal's revision
+    breaks besides the check under test: at B-LTA (the default) the document time-stamp
+    covers the whole file, the seal's revision included."""
+    if request.param == "B-LTA":
+        return genuine, {"timestamp.document"}
+    return genuine_b_lt, set()
+
+
+@pytest.fixture(scope="module")
 def envelope(genuine) -> dict:
     return kit.licence_envelope(genuine)
 
@@ -76,21 +92,24 @@ def _replace_signature_value(pdf: bytes, key) -> bytes:
     return pdf.replace(hex_value, hex_value.lower().replace(old_hex, new_hex))
 
 
-def test_a_signature_value_that_is_not_the_seal_keys(bench, genuine):
+def test_a_signature_value_that_is_not_the_seal_keys(bench, either):
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    genuine, also = either
     forged = _replace_signature_value(genuine, ec.generate_private_key(ec.SECP256R1()))
     report = kit.verify(forged, bench.context())
     # The signature time-stamp is over the signature value, so it no longer matches; and
     # pyHanko judges no chain for a signature that does not verify.
     assert kit.judged(report) == ("invalid", {"signature.integrity", "timestamp.signature",
-                                              "chain.trusted"}, set())
+                                              "chain.trusted", *also}, set())
     assert report.check("signature.integrity").details == {"intact": True, "valid": False}
 
 
-def test_one_changed_byte_in_the_signed_range(bench, genuine):
+def test_one_changed_byte_in_the_signed_range(bench, either):
+    genuine, also = either
     report = kit.verify(forge.flip_signed_byte(genuine), bench.context())
-    assert kit.judged(report) == ("invalid", {"signature.integrity", "chain.trusted"}, set())
+    assert kit.judged(report) == ("invalid", {"signature.integrity", "chain.trusted", *also},
+                                  set())
     assert report.check("signature.integrity").details["intact"] is False
 
 
@@ -226,11 +245,13 @@ def test_a_seal_without_validation_data_for_the_signing_time(bench, envelope, ge
 
 
 # -- timestamp.signature ---------------------------------------------------------------------
-def test_the_signature_time_stamp_stripped(bench, genuine):
+def test_the_signature_time_stamp_stripped(bench, either):
     """The time-stamp token is an unsigned attribute: removing it leaves the seal's
-    signature sound, and the document without a trusted signing time."""
+    signature sound, and the document without a trusted signing time (and at B-LTA a
+    document time-stamp over bytes that changed)."""
     from asn1crypto import cms
 
+    genuine, also = either
     _, (_, first_len, second_start, _) = forge._byte_range(genuine)
     hex_value = genuine[first_len + 1:second_start - 1]
     info = cms.ContentInfo.load(bytes.fromhex(hex_value.decode("ascii")))
@@ -240,7 +261,7 @@ def test_the_signature_time_stamp_stripped(bench, genuine):
     signer["unsigned_attrs"] = None
     new = info.dump(force=True).hex().encode("ascii").ljust(len(hex_value), b"0")
     report = kit.verify(genuine.replace(hex_value, new), bench.context())
-    assert kit.judged(report) == ("invalid", {"timestamp.signature"}, set())
+    assert kit.judged(report) == ("invalid", {"timestamp.signature", *also}, set())
     assert "no signature time-stamp" in report.check("timestamp.signature").message_en
 
 
@@ -274,16 +295,22 @@ def test_a_time_stamp_by_a_tsa_of_no_accepted_list(bench, envelope, genuine_qr):
     assert "not trusted" in report.check("timestamp.signature").message_en
 
 
-def test_a_tsa_no_accepted_list_grants(bench, genuine):
+def test_a_tsa_no_accepted_list_grants(bench, either):
+    # At B-LTA the same TSA made the document time-stamp: it fails for the same reason.
+    genuine, also = either
     without_tsa = bench.re_signed_list(lambda tl: dataclasses.replace(tl, services=tuple(
         s for s in tl.services if s.service_type != "tsa")))
     report = kit.verify(genuine, bench.context(trust_lists=(without_tsa,)))
-    assert kit.judged(report) == ("invalid", {"timestamp.signature"}, set())
+    assert kit.judged(report) == ("invalid", {"timestamp.signature", *also}, set())
     assert "not granted" in report.check("timestamp.signature").message_en
+    if also:
+        assert "not granted" in report.check("timestamp.document").message_en
 
 
-def test_a_tsa_withdrawn_before_the_time_stamp(bench, genuine):
+def test_a_tsa_withdrawn_before_the_time_stamp(bench, either):
     from ca.trustlist import StatusChange
+
+    genuine, also = either
 
     def withdraw(tl):
         return dataclasses.replace(tl, services=tuple(
@@ -292,7 +319,7 @@ def test_a_tsa_withdrawn_before_the_time_stamp(bench, genuine):
             if s.service_type == "tsa" else s for s in tl.services))
 
     report = kit.verify(genuine, bench.context(trust_lists=(bench.re_signed_list(withdraw),)))
-    assert kit.judged(report) == ("invalid", {"timestamp.signature"}, set())
+    assert kit.judged(report) == ("invalid", {"timestamp.signature", *also}, set())
 
 
 # -- chain.trust_list (at the signing time) ----------------------------------------------------

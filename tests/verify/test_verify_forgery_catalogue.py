@@ -1,6 +1,8 @@
 """Every forgery of the generator (forgery_catalogue.py) is `invalid`, with exactly the
 checks it was built to break, through the library, the HTTP API and the CLI; the genuine
-licence it was built from stays `valid` on each path."""
+licence it was built from stays `valid` on each path. The genuine is a licence of the
+default level (B-LTA); the library path also builds every forgery from a one-revision B-LT
+licence (older licences), with the same expectations."""
 
 from __future__ import annotations
 
@@ -32,12 +34,40 @@ def failed_codes_json(body: dict) -> set[str]:
 
 @pytest.fixture(scope="module")
 def genuine(trust_domain) -> bytes:
+    """A licence of the default level (B-LTA)."""
     return trust_domain.licences["yyzz"].pdf
+
+
+@pytest.fixture(scope="module")
+def genuine_b_lt(trust_domain) -> bytes:
+    """A licence of the older level, B-LT: one signed revision."""
+    return trust_domain.issue_b_lt("yyzz").pdf
 
 
 @pytest.fixture(scope="module")
 def forged(genuine) -> dict[str, bytes]:
     return {forgery.name: forgery.build(genuine) for forgery in CATALOGUE}
+
+
+@pytest.fixture(scope="module")
+def forged_b_lt(genuine_b_lt) -> dict[str, bytes]:
+    return {forgery.name: forgery.build(genuine_b_lt) for forgery in CATALOGUE
+            if not forgery.needs_later_revisions}
+
+
+def _revisions(pdf: bytes) -> tuple[int, list[str]]:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    return (reader.xrefs.total_revisions,
+            [str(s.sig_object_type) for s in reader.embedded_signatures])
+
+
+def test_the_genuine_licences_have_the_layouts_the_catalogue_is_built_on(genuine,
+                                                                         genuine_b_lt):
+    # render, seal, DSS and document time-stamp; render, seal with its DSS
+    assert _revisions(genuine) == (3, ["/Sig", "/DocTimeStamp"])
+    assert _revisions(genuine_b_lt) == (2, ["/Sig"])
 
 
 def test_the_catalogue_covers_the_published_classes():
@@ -46,39 +76,61 @@ def test_the_catalogue_covers_the_published_classes():
     assert len({f.name for f in CATALOGUE}) == len(CATALOGUE)
 
 
-@pytest.mark.parametrize("name", ["swa-literal-contents-moved-tail",
-                                  "swa-literal-contents-in-place"])
-def test_the_wrapping_premise_stock_pyhanko_accepts_these(name, forged):
-    """What made them dangerous: pyHanko as shipped finds the signature intact and
-    covering the entire file, with no modification after signing."""
+def _stock_pyhanko_verdict(pdf: bytes):
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.diff_analysis import ModificationLevel
     from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko_certvalidator import ValidationContext
 
-    reader = PdfFileReader(io.BytesIO(forged[name]), strict=False)
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
     status = validate_pdf_signature(reader.embedded_signatures[0], skip_diff=False,
                                     signer_validation_context=ValidationContext(
                                         trust_roots=[], allow_fetching=False))
-    assert status.intact and status.valid
-    assert status.coverage is SignatureCoverageLevel.ENTIRE_FILE
-    assert status.modification_level is ModificationLevel.NONE
+    return reader, (status.intact, status.valid, status.coverage, status.modification_level)
+
+
+@pytest.mark.parametrize("name", ["swa-literal-contents-moved-tail",
+                                  "swa-literal-contents-in-place"])
+@pytest.mark.parametrize("level", ["B-LTA", "B-LT"])
+def test_the_wrapping_premise_stock_pyhanko_accepts_these(name, level, forged, forged_b_lt,
+                                                          genuine, genuine_b_lt):
+    """What made them dangerous: pyHanko as shipped judges the seal's signature exactly as
+    it judges the file the forgery was built from: intact, and covering the entire file
+    with no modification (the moved tail and any B-LT licence), or its revision followed
+    by nothing but LTA updates (in place, in a B-LTA licence)."""
+    from forgery_catalogue import signed_revision
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    pdf = (forged if level == "B-LTA" else forged_b_lt)[name]
+    source = genuine if level == "B-LTA" else genuine_b_lt
+    if name == "swa-literal-contents-moved-tail":
+        source = signed_revision(source)
+    reader, verdict = _stock_pyhanko_verdict(pdf)
+    assert verdict == _stock_pyhanko_verdict(source)[1]
+    assert verdict[:2] == (True, True)
+    assert verdict[2:] in ((SignatureCoverageLevel.ENTIRE_FILE, ModificationLevel.NONE),
+                           (SignatureCoverageLevel.ENTIRE_REVISION,
+                            ModificationLevel.LTA_UPDATES))
     if name == "swa-literal-contents-moved-tail":
         # ... while the page it shows is the forger's.
         page = reader.root["/Pages"]["/Kids"][0]
         assert b"FORGED HOLDER" in page["/Contents"].data
 
 
-def test_the_genuine_licence_is_valid(genuine, verify_synced_offline):
-    report = verify_synced_offline(genuine)
-    assert report.verdict == "valid", [c for c in report.checks if c.outcome != "passed"]
+def test_the_genuine_licences_are_valid(genuine, genuine_b_lt, verify_synced_offline):
+    for pdf in (genuine, genuine_b_lt):
+        report = verify_synced_offline(pdf)
+        assert report.verdict == "valid", [c for c in report.checks if c.outcome != "passed"]
 
 
+@pytest.mark.parametrize("level", ["B-LTA", "B-LT"])
 @pytest.mark.parametrize("forgery", CATALOGUE, ids=str)
-def test_each_forgery_is_invalid_with_exactly_its_failed_checks(forgery: Forgery, forged,
+def test_each_forgery_is_invalid_with_exactly_its_failed_checks(forgery: Forgery, level,
+                                                                 forged, forged_b_lt,
                                                                  verify_synced_offline):
-    data = forged[forgery.name]
+    if level == "B-LT" and forgery.needs_later_revisions:
+        pytest.skip("built on the revisions after the seal's, which a B-LT licence lacks")
+    data = (forged if level == "B-LTA" else forged_b_lt)[forgery.name]
     report = verify_synced_offline(data)
     assert report.verdict == "invalid", report.checks
     assert failed_codes(report) == forgery.failed, [

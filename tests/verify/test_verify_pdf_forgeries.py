@@ -24,34 +24,71 @@ def failed_codes(report) -> set[str]:
 
 @pytest.fixture(scope="module")
 def genuine(trust_domain) -> bytes:
+    """A licence of the default level, B-LTA (seal's revision, then DSS and document
+    time-stamp)."""
     return trust_domain.licences["yyzz"].pdf
 
 
+@pytest.fixture(scope="module")
+def genuine_b_lt(trust_domain) -> bytes:
+    return trust_domain.issue_b_lt("yyzz").pdf
+
+
 def test_the_genuine_file_is_valid_so_each_forgery_below_is_judged_on_its_change(
-        genuine, verify_synced_offline):
+        genuine, genuine_b_lt, verify_synced_offline):
     assert verify_synced_offline(genuine).verdict == "valid"
+    assert verify_synced_offline(genuine_b_lt).verdict == "valid"
 
 
-def test_one_changed_byte_in_the_signed_range(genuine, verify_synced_offline):
-    report = verify_synced_offline(forge.flip_signed_byte(genuine))
+@pytest.mark.parametrize("level", ["B-LTA", "B-LT"])
+def test_one_changed_byte_in_the_signed_range(genuine, genuine_b_lt, verify_synced_offline,
+                                              level):
+    report = verify_synced_offline(forge.flip_signed_byte(
+        genuine if level == "B-LTA" else genuine_b_lt))
     assert report.verdict == "invalid"
-    # pyHanko does not judge the chain of a signature that does not verify.
-    assert failed_codes(report) == {"signature.integrity", "chain.trusted"}
+    # pyHanko does not judge the chain of a signature that does not verify; a document
+    # time-stamp covers the seal's revision too.
+    assert failed_codes(report) == {"signature.integrity", "chain.trusted"} | (
+        {"timestamp.document"} if level == "B-LTA" else set())
 
 
-@pytest.mark.parametrize("marker", [b"/FT /Sig", b"/AcroForm", b"/Fields"])
-def test_a_changed_byte_in_the_signature_field_dictionaries(genuine, verify_synced_offline,
-                                                           marker):
+_SIGNED_REVISION_CHANGED = frozenset({"signature.integrity", "chain.trusted",
+                                      "signature.modifications", "timestamp.document"})
+FIELD_DAMAGE = [
+    # (level, marker, which occurrence, failed checks). At B-LTA the catalogue and its
+    # /AcroForm and /Fields are declared twice: in the seal's revision and again in the
+    # last one (which adds the document time-stamp's field).
+    ("B-LT", b"/FT /Sig", "first", {"signature.integrity"}),
+    ("B-LT", b"/AcroForm", "first", {"signature.integrity"}),
+    ("B-LT", b"/Fields", "first", {"signature.integrity"}),
+    ("B-LTA", b"/FT /Sig", "first", {"signature.integrity"}),  # the seal's field
+    ("B-LTA", b"/AcroForm", "last", {"signature.integrity"}),  # as the file reads now
+    ("B-LTA", b"/Fields", "last", {"signature.integrity"}),
+    # The seal's revision damaged under a later one that reads fine: its signature, the
+    # document time-stamp over it and the difference analysis all see it.
+    ("B-LTA", b"/AcroForm", "first", _SIGNED_REVISION_CHANGED),
+    ("B-LTA", b"/Fields", "first", _SIGNED_REVISION_CHANGED),
+    # The document time-stamp's field no longer a signature field: the last revision then
+    # adds a form field, which no rule allows after the seal.
+    ("B-LTA", b"/FT /Sig", "last", {"signature.modifications"}),
+]
+
+
+@pytest.mark.parametrize(("level", "marker", "which", "expected"), FIELD_DAMAGE,
+                         ids=[f"{lv}-{m.decode()}-{w}" for lv, m, w, _ in FIELD_DAMAGE])
+def test_a_changed_byte_in_the_signature_field_dictionaries(genuine, genuine_b_lt,
+                                                           verify_synced_offline, level,
+                                                           marker, which, expected):
     """Damage where the signature field is declared: still a forgery, not an unsigned
     document (the file carries a signature's traces)."""
-    at = genuine.find(marker)
-    if at < 0:
-        pytest.fail(f"{marker!r} not found in the genuine licence")
-    forged = bytearray(genuine)
+    pdf = genuine if level == "B-LTA" else genuine_b_lt
+    assert pdf.count(marker) == (1 if level == "B-LT" else 2)
+    at = pdf.find(marker) if which == "first" else pdf.rfind(marker)
+    forged = bytearray(pdf)
     forged[at + 2] ^= 0x01
     report = verify_synced_offline(bytes(forged))
     assert report.verdict == "invalid"
-    assert failed_codes(report) == {"signature.integrity"}
+    assert failed_codes(report) == expected
 
 
 def _seal_png() -> bytes:
