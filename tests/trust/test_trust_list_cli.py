@@ -106,6 +106,26 @@ def test_export_import_show_and_refusals(three_homes, tmp_path, capsys, pin_env)
         ("310000", True, False), ("440000", False, False)]
 
 
+def test_unpinned_import_only_with_trust_on_first_use(three_homes, tmp_path, capsys,
+                                                      pin_env):
+    """A first import without the exporter's fingerprint is refused, nothing kept; with
+    --trust-on-first-use it pins the list's signer and says which one to confirm."""
+    gd = three_homes[0]
+    counter = tmp_path / "counter"
+    exported = gd.published / "trust-list.jws"
+    status, out, err = run(capsys, "trust-list", "import", "--home", str(counter), str(exported))
+    assert status != 0 and out["error"]["code"] == "trust_list_refused"
+    assert "--trust-on-first-use" in err and len(err.strip().splitlines()) == 1
+    assert not (counter / "trust-lists" / "440000" / "signer.pem").exists()
+    status, out, err = run(capsys, "trust-list", "import", "--home", str(counter),
+                           str(exported), "--trust-on-first-use")
+    assert status == 0 and out["newly_pinned"] is True
+    expected = fingerprint_of(gd.published / "trust-list-signer.pem")
+    assert out["signer_fingerprint"].lower() == expected and out["signer_fingerprint"] in err
+    assert (counter / "trust-lists" / "440000" / "signer.pem").is_file()
+    assert not (counter / "certseal.toml").exists()  # a counter's home: no domain in it
+
+
 def test_expired_list_refused_and_stale_list_warned(three_homes, tmp_path):
     gd = three_homes[0]
     jws = (gd.published / "trust-list.jws").read_bytes()
