@@ -14,7 +14,11 @@ import security_kit as kit
 from api.app import create_app
 from api.ratelimit import Rate, RateLimits, TokenBuckets
 
-LOW = Rate(per_second=4.0, burst=3)  # refills a token every 0.25 s
+# Refills a token a second: slow enough that a loaded machine cannot refill the bucket
+# while the burst is being spent (0.25 s a token did, in a CI rehearsal), fast enough to
+# see the recovery.
+LOW = Rate(per_second=1.0, burst=3)
+REFILLED = 1.1  # seconds: one token back
 
 
 def run(app, calls, client_address: str = "192.0.2.10"):
@@ -53,7 +57,7 @@ def test_verification_is_limited_per_client_and_recovers(trust_domain):
     # Another client, and other routes of the same client, are not affected.
     assert [a.status_code for a in run(app, [verify_qr], "192.0.2.11")] == [422]
     assert run(app, [lambda c: c.get("/pki/trust-list")])[0].status_code == 200
-    time.sleep(0.3)
+    time.sleep(REFILLED)
     assert run(app, [verify_qr])[0].status_code == 422
 
 
@@ -70,7 +74,7 @@ def test_ocsp_is_limited_get_and_post_alike_and_recovers(trust_domain):
     assert answers[0].headers["content-type"] == "application/ocsp-response"
     assert_limited(answers[3], "rate_limited")
     assert run(app, [lambda c: c.get("/pki/ca/issuing.crt")])[0].status_code == 200
-    time.sleep(0.3)
+    time.sleep(REFILLED)
     assert run(app, [post])[0].status_code == 200
 
 
@@ -97,7 +101,7 @@ def test_authentication_failures_are_limited_and_a_right_key_still_works(trust_d
     assert answers[4].status_code == 200
     assert run(app, [lambda c: c.get("/pki/trust-list")])[0].status_code == 200
     assert run(app, [keys(wrong)], "192.0.2.99")[0].status_code == 401  # another client
-    time.sleep(1.0)
+    time.sleep(3 * REFILLED)  # enough for any deficit the six tries left
     assert run(app, [keys(wrong)])[0].status_code == 401  # refilled
 
 
