@@ -210,6 +210,7 @@ ROUTES: dict[tuple[str, str], Cells] = {
     ("POST", "/v1/licences/{licence_id}/suspend"): status_cells("suspend"),
     ("POST", "/v1/licences/{licence_id}/reinstate"): status_cells("reinstate"),
     ("GET", "/v1/me/licences"): my_licences_cells,
+    ("GET", "/v1/licence-types"): each_actor(public, "GET", "/v1/licence-types"),
     ("GET", "/v1/departments/me/api-keys"): api_key_list_cells,
     ("POST", "/v1/departments/me/api-keys"): each_actor(
         create_api_key, "POST", "/v1/departments/me/api-keys"),
