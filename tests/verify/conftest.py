@@ -84,3 +84,19 @@ def verify_synced_offline(synced_counter):
         return judged_both_ways(data, synced_counter.context(offline=True))
 
     return run
+
+
+# The per-check suites' counter over the shared domain (checks_kit), and the genuine
+# licence's QR text; a suite judging PDFs defines its own ``genuine``.
+@pytest.fixture(scope="module")
+def bench(trust_domain):
+    import checks_kit
+
+    return checks_kit.make_bench(trust_domain)
+
+
+@pytest.fixture(scope="module")
+def genuine(trust_domain) -> str:
+    import checks_kit
+
+    return checks_kit.qr_text_of(trust_domain.licences["yyzz"].pdf)

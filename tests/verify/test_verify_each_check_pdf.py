@@ -24,11 +24,6 @@ VALID = ("valid", set(), set())
 
 
 @pytest.fixture(scope="module")
-def bench(trust_domain):
-    return kit.make_bench(trust_domain)
-
-
-@pytest.fixture(scope="module")
 def genuine(trust_domain) -> bytes:
     return trust_domain.licences["yyzz"].pdf
 

@@ -21,16 +21,6 @@ from certseal import status as domain_status
 VALID = ("valid", set(), set())
 
 
-@pytest.fixture(scope="module")
-def bench(trust_domain):
-    return kit.make_bench(trust_domain)
-
-
-@pytest.fixture(scope="module")
-def genuine(trust_domain) -> str:
-    return kit.qr_text_of(trust_domain.licences["yyzz"].pdf)
-
-
 def test_the_genuine_qr_passes_every_check_on_this_bench(bench, genuine):
     report = kit.verify(genuine, bench.context())
     assert kit.judged(report) == VALID

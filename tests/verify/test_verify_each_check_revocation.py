@@ -23,16 +23,6 @@ UNKNOWN_NOW = ("indeterminate", set(), {"revocation.now"})
 
 
 @pytest.fixture(scope="module")
-def bench(trust_domain):
-    return kit.make_bench(trust_domain)
-
-
-@pytest.fixture(scope="module")
-def genuine(trust_domain) -> str:
-    return kit.qr_text_of(trust_domain.licences["yyzz"].pdf)
-
-
-@pytest.fixture(scope="module")
 def pki(trust_domain):
     certificates = trust_domain.domain.certificates()
     token = trust_domain.domain.token()

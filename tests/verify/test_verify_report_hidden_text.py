@@ -6,19 +6,8 @@ names that look the same cannot pass for one. The library's report keeps the raw
 from __future__ import annotations
 
 import checks_kit as kit
-import pytest
 
 VALID = ("valid", set(), set())
-
-
-@pytest.fixture(scope="module")
-def bench(trust_domain):
-    return kit.make_bench(trust_domain)
-
-
-@pytest.fixture(scope="module")
-def genuine(trust_domain) -> str:
-    return kit.qr_text_of(trust_domain.licences["yyzz"].pdf)
 
 
 def test_a_name_with_a_right_to_left_override_is_shown_written_out(bench, genuine):
